@@ -1,0 +1,256 @@
+/**
+ * The admin HTTP API: routes to an AdminTarget (the balancer) and turns every bad input into a JSON error
+ * `{error: {code, message}}` with the documented status: 400 bad input, 401 missing token, 404 unknown
+ * server or route, 405 wrong method, 409 duplicate, 413 body over 64 KiB. Nothing a request carries can
+ * throw out of here: a bug becomes a 500 with a message, never a crash.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type {
+  AlgorithmName,
+  HealthResponse,
+  HistoryResponse,
+  SeedStatsResponse,
+  ServerSnapshot,
+  StatsSnapshot,
+} from '../shared/api-types.js';
+import { ALGORITHM_NAMES, isAlgorithmName } from '../shared/api-types.js';
+import { LbError, isLbError } from '../shared/errors.js';
+import type { Logger } from '../shared/log.js';
+import { parseServer } from './config.js';
+import type { ServerInit } from './server.js';
+
+export interface ServerUpdate {
+  weight?: number;
+  drain?: boolean;
+}
+
+/** What the admin API can ask of the balancer; `balancer.ts` implements it. */
+export interface AdminTarget {
+  stats(): StatsSnapshot;
+  seedStats(): SeedStatsResponse;
+  history(): HistoryResponse;
+  health(): HealthResponse;
+  addServer(init: ServerInit): ServerSnapshot;
+  removeServer(idOrAddress: string): ServerSnapshot;
+  updateServer(idOrAddress: string, update: ServerUpdate): ServerSnapshot;
+  setAlgorithm(name: AlgorithmName): { algorithm: AlgorithmName; previous: AlgorithmName };
+  reset(): void;
+}
+
+export interface AdminOptions {
+  token: string | null;
+  logger: Logger;
+}
+
+const MAX_BODY_BYTES = 64 * 1024;
+
+type Handler = (target: AdminTarget, body: () => Promise<unknown>, param: string) => Promise<[number, unknown]> | [number, unknown];
+
+interface Route {
+  pattern: RegExp;
+  methods: Record<string, Handler>;
+}
+
+const serverFromBody = async (body: () => Promise<unknown>): Promise<ServerInit> => {
+  const value = await body();
+  try {
+    return parseServer(value, 'body');
+  } catch (err) {
+    throw isLbError(err) ? new LbError('LB_BAD_REQUEST', err.message) : err;
+  }
+};
+
+/** `{host, port}` or `{id}` naming a server to remove. */
+const serverRefFromBody = async (body: () => Promise<unknown>): Promise<string> => {
+  const value = await body();
+  if (isObject(value) && typeof value.id === 'string' && value.id !== '') return value.id;
+  const init = await serverFromBody(async () => (isObject(value) ? { host: value.host, port: value.port } : value));
+  return `${init.host}:${init.port}`;
+};
+
+const ROUTES: Route[] = [
+  { pattern: /^\/lb\/stats$/, methods: { GET: (t) => [200, t.stats()] } },
+  { pattern: /^\/api\/stats$/, methods: { GET: (t) => [200, t.seedStats()] } },
+  { pattern: /^\/lb\/history$/, methods: { GET: (t) => [200, t.history()] } },
+  { pattern: /^\/(?:api\/)?health$/, methods: { GET: (t) => [200, t.health()] } },
+  {
+    pattern: /^\/lb\/add-server$/,
+    methods: { POST: async (t, body) => [201, { server: t.addServer(await serverFromBody(body)) }] },
+  },
+  {
+    pattern: /^\/lb\/remove-server$/,
+    methods: { POST: async (t, body) => [200, { removed: t.removeServer(await serverRefFromBody(body)) }] },
+  },
+  {
+    pattern: /^\/api\/servers$/,
+    methods: {
+      GET: (t) => [200, { servers: t.stats().servers }],
+      POST: async (t, body) => [201, { server: t.addServer(await serverFromBody(body)) }],
+    },
+  },
+  {
+    pattern: /^\/api\/servers\/([^/]+)$/,
+    methods: {
+      DELETE: (t, _body, id) => [200, { removed: t.removeServer(id) }],
+      PATCH: async (t, body, id) => [200, { server: t.updateServer(id, parseUpdate(await body())) }],
+    },
+  },
+  {
+    pattern: /^\/lb\/algorithm$/,
+    methods: {
+      GET: (t) => [200, { algorithm: t.stats().algorithm, algorithms: ALGORITHM_NAMES }],
+      POST: async (t, body) => [200, t.setAlgorithm(parseAlgorithm(await body()))],
+    },
+  },
+  {
+    pattern: /^\/lb\/reset$/,
+    methods: {
+      POST: (t) => {
+        t.reset();
+        return [200, { reset: true }];
+      },
+    },
+  },
+];
+
+function parseUpdate(value: unknown): ServerUpdate {
+  if (!isObject(value)) throw new LbError('LB_BAD_REQUEST', 'body: must be a JSON object like {"weight": 3} or {"drain": true}');
+  const update: ServerUpdate = {};
+  for (const key of Object.keys(value)) {
+    if (key !== 'weight' && key !== 'drain') throw new LbError('LB_BAD_REQUEST', `body.${key}: unknown field (expected weight or drain)`);
+  }
+  if (value.weight !== undefined) {
+    const w = value.weight;
+    if (typeof w !== 'number' || !Number.isInteger(w) || w < 1 || w > 1000) {
+      throw new LbError('LB_BAD_REQUEST', `body.weight: must be an integer 1-1000, got ${JSON.stringify(w)}`);
+    }
+    update.weight = w;
+  }
+  if (value.drain !== undefined) {
+    if (typeof value.drain !== 'boolean') throw new LbError('LB_BAD_REQUEST', `body.drain: must be true or false, got ${JSON.stringify(value.drain)}`);
+    update.drain = value.drain;
+  }
+  if (update.weight === undefined && update.drain === undefined) {
+    throw new LbError('LB_BAD_REQUEST', 'body: nothing to change (expected weight or drain)');
+  }
+  return update;
+}
+
+function parseAlgorithm(value: unknown): AlgorithmName {
+  const name = isObject(value) ? value.algorithm : undefined;
+  if (!isAlgorithmName(name)) {
+    throw new LbError('LB_BAD_REQUEST', `body.algorithm: must be one of ${ALGORITHM_NAMES.join(', ')}, got ${JSON.stringify(name)}`);
+  }
+  return name;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function readJsonBody(req: IncomingMessage): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > MAX_BODY_BYTES) {
+      reject(new LbError('LB_PAYLOAD_TOO_LARGE', `body: larger than ${MAX_BODY_BYTES} bytes`));
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        reject(new LbError('LB_PAYLOAD_TOO_LARGE', `body: larger than ${MAX_BODY_BYTES} bytes`));
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('error', reject);
+    req.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8').trim();
+      if (text === '') {
+        reject(new LbError('LB_BAD_REQUEST', 'body: expected a JSON object, got an empty body'));
+        return;
+      }
+      try {
+        resolve(JSON.parse(text));
+      } catch (err) {
+        reject(new LbError('LB_BAD_REQUEST', `body: not valid JSON (${(err as Error).message})`));
+      }
+    });
+  });
+}
+
+function tokenMatches(header: string | undefined, token: string): boolean {
+  if (header === undefined || !header.startsWith('Bearer ')) return false;
+  const given = Buffer.from(header.slice(7));
+  const expected = Buffer.from(token);
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+function send(res: ServerResponse, status: number, payload: unknown, extra: Record<string, string> = {}): void {
+  const body = JSON.stringify(payload);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+    ...extra,
+  });
+  res.end(body);
+}
+
+export type AdminHandler = (req: IncomingMessage, res: ServerResponse) => void;
+
+export function createAdminHandler(target: AdminTarget, options: AdminOptions): AdminHandler {
+  return (req, res) => {
+    void handle(target, options, req, res);
+  };
+}
+
+async function handle(target: AdminTarget, options: AdminOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const method = req.method ?? 'GET';
+  let pathname: string;
+  try {
+    pathname = new URL(req.url ?? '/', 'http://admin').pathname;
+  } catch {
+    send(res, 400, { error: { code: 'LB_BAD_REQUEST', message: `bad request path ${JSON.stringify(req.url)}` } });
+    return;
+  }
+  try {
+    const isHealth = /^\/(?:api\/)?health$/.test(pathname);
+    if (options.token !== null && !isHealth && !tokenMatches(req.headers.authorization, options.token)) {
+      throw new LbError('LB_UNAUTHORIZED', 'missing or wrong bearer token (Authorization: Bearer <token>)');
+    }
+    for (const route of ROUTES) {
+      const match = route.pattern.exec(pathname);
+      if (match === null) continue;
+      const handler = route.methods[method];
+      if (handler === undefined) {
+        const allowed = Object.keys(route.methods).join(', ');
+        send(res, 405, { error: { code: 'LB_METHOD_NOT_ALLOWED', message: `${method} ${pathname}: use ${allowed}` } }, { allow: allowed });
+        return;
+      }
+      let param = match[1] ?? '';
+      try {
+        param = decodeURIComponent(param);
+      } catch {
+        throw new LbError('LB_BAD_REQUEST', `bad server id ${JSON.stringify(param)} in the path`);
+      }
+      const [status, payload] = await handler(target, () => readJsonBody(req), param);
+      send(res, status, payload);
+      return;
+    }
+    throw new LbError('LB_NOT_FOUND', `no admin route ${method} ${pathname} (see GET /lb/stats, POST /lb/add-server, GET /health)`);
+  } catch (err) {
+    if (res.headersSent) return;
+    if (isLbError(err)) {
+      const extra: Record<string, string> = err.code === 'LB_UNAUTHORIZED' ? { 'www-authenticate': 'Bearer' } : {};
+      send(res, err.httpStatus, { error: err.toJSON() }, extra);
+      return;
+    }
+    options.logger.error(`admin ${method} ${pathname} failed: ${(err as Error).stack ?? String(err)}`);
+    send(res, 500, { error: { code: 'LB_INTERNAL', message: `internal error: ${(err as Error).message}` } });
+  }
+}

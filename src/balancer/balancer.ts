@@ -1,0 +1,201 @@
+/**
+ * Composition root of the balancer: pool + algorithm + upstream pools + proxy + admin API, on two
+ * listeners (traffic and admin, as Caddy and HAProxy keep management off the traffic port).
+ * `startBalancer` never exits the process and can run many times in one test process; `close()` stops
+ * accepting, lets in-flight requests finish (up to `shutdownTimeoutMs`), then cuts what is left.
+ */
+import { once } from 'node:events';
+import { createServer, type Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ALGORITHM_NAMES, type AlgorithmName, type StatsSnapshot } from '../shared/api-types.js';
+import { LbError } from '../shared/errors.js';
+import { silentLogger, type Logger } from '../shared/log.js';
+import { VERSION } from '../shared/version.js';
+import { createAdminHandler, type AdminTarget } from './admin.js';
+import { createAlgorithm, type BalancingAlgorithm } from './algorithms/index.js';
+import type { BalancerConfig } from './config.js';
+import { ServerPool } from './pool.js';
+import { createProxyHandler, type InflightCounter } from './proxy.js';
+import { BalancerStats } from './stats.js';
+import { Upstreams } from './upstreams.js';
+
+export interface BalancerHandle {
+  /** Traffic URL (loopback form when listening on all interfaces). */
+  readonly url: string;
+  readonly adminUrl: string;
+  readonly port: number;
+  readonly adminPort: number;
+  readonly pool: ServerPool;
+  readonly admin: AdminTarget;
+  algorithm(): AlgorithmName;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  logger?: Logger;
+}
+
+/** Client keep-alive longer than typical upstream idle timeouts, as nginx's 75 s: clients reuse connections. */
+const CLIENT_KEEP_ALIVE_MS = 65_000;
+/** Slowloris guard: a client must send its whole header block within this time (Node's default is 60 s). */
+const CLIENT_HEADERS_TIMEOUT_MS = 30_000;
+
+export async function startBalancer(config: BalancerConfig, options: StartOptions = {}): Promise<BalancerHandle> {
+  const logger = options.logger ?? silentLogger;
+  const startedAt = new Date();
+  const pool = new ServerPool(config.servers);
+  const stats = new BalancerStats();
+  const upstreams = new Upstreams({ connectionsPerServer: 128, connectTimeoutMs: config.connectTimeoutMs });
+  const inflight: InflightCounter = { count: 0 };
+  let algorithm: BalancingAlgorithm = createAlgorithm(config.algorithm);
+  algorithm.rebuild?.(pool.servers);
+
+  pool.on('change', (servers) => algorithm.rebuild?.(servers));
+  pool.on('server-added', (server) => logger.info(`server ${server.id} added (${server.origin}, weight ${server.weight})`));
+  pool.on('server-removed', (server) => {
+    logger.info(`server ${server.id} removed; its ${server.activeRequests} in-flight requests finish`);
+    upstreams.release(server);
+  });
+
+  const uptimeSeconds = (): number => Math.round((Date.now() - startedAt.getTime()) / 100) / 10;
+  const activeRequests = (): number => pool.servers.reduce((sum, s) => sum + s.activeRequests, 0);
+
+  const proxy = createProxyHandler(
+    { pool, algorithm: () => algorithm, upstreams, stats, logger, inflight },
+    { timeoutMs: config.timeoutMs, retries: config.retries, forwardedProto: 'http' },
+  );
+  const traffic = createServer({ keepAliveTimeout: CLIENT_KEEP_ALIVE_MS, headersTimeout: CLIENT_HEADERS_TIMEOUT_MS }, proxy);
+
+  let url = '';
+  const snapshot = (): StatsSnapshot => ({
+    version: VERSION,
+    algorithm: algorithm.name,
+    algorithms: ALGORITHM_NAMES,
+    startedAt: startedAt.toISOString(),
+    uptimeSeconds: uptimeSeconds(),
+    url,
+    totals: stats.totals(activeRequests()),
+    servers: pool.servers.map((s) => s.snapshot()),
+  });
+
+  const admin: AdminTarget = {
+    stats: snapshot,
+    seedStats: () => {
+      const servers: ReturnType<AdminTarget['seedStats']>['servers'] = {};
+      for (const s of pool.servers) {
+        servers[s.id] = {
+          requests: s.totalRequests,
+          failures: s.totalFailures,
+          active_connections: s.activeRequests,
+          avg_response_time: Math.round(s.latency.meanMs * 1000) / 1000,
+          healthy: s.healthy,
+        };
+      }
+      return {
+        total_requests: stats.requests,
+        successful_requests: stats.successes,
+        failed_requests: stats.failures,
+        error_rate: stats.requests === 0 ? 0 : stats.failures / stats.requests,
+        algorithm: algorithm.name,
+        servers,
+      };
+    },
+    history: () => ({ capacity: stats.historyCapacity, requests: stats.history() }),
+    health: () => ({
+      status: 'ok',
+      version: VERSION,
+      uptimeSeconds: uptimeSeconds(),
+      servers: { total: pool.size, available: pool.servers.filter((s) => s.isAvailable()).length },
+    }),
+    addServer: (init) => pool.add(init).snapshot(),
+    removeServer: (idOrAddress) => pool.remove(idOrAddress).snapshot(),
+    updateServer: (idOrAddress, update) => {
+      const server = pool.require(idOrAddress);
+      if (update.weight !== undefined) pool.setWeight(server.id, update.weight);
+      if (update.drain !== undefined) pool.setDraining(server.id, update.drain);
+      return server.snapshot();
+    },
+    setAlgorithm: (name) => {
+      const previous = algorithm.name;
+      if (name !== previous) {
+        const next = createAlgorithm(name);
+        next.rebuild?.(pool.servers);
+        // One assignment: requests already routed keep their server; the next pick uses the new policy.
+        algorithm = next;
+        logger.info(`algorithm switched from ${previous} to ${name}`);
+      }
+      return { algorithm: name, previous };
+    },
+    reset: () => {
+      stats.reset();
+      for (const s of pool.servers) s.resetCounters();
+    },
+  };
+  const adminServer = createServer({ headersTimeout: CLIENT_HEADERS_TIMEOUT_MS }, createAdminHandler(admin, { token: config.adminToken, logger }));
+
+  try {
+    await listen(traffic, config.port, config.host, 'traffic');
+    await listen(adminServer, config.adminPort, config.adminHost, 'admin');
+  } catch (err) {
+    traffic.close();
+    adminServer.close();
+    await upstreams.closeAll(0);
+    throw err;
+  }
+  const port = (traffic.address() as AddressInfo).port;
+  const adminPort = (adminServer.address() as AddressInfo).port;
+  url = `http://${displayHost(config.host)}:${port}`;
+  const adminUrl = `http://${displayHost(config.adminHost)}:${adminPort}`;
+
+  let closing: Promise<void> | null = null;
+  const close = (): Promise<void> =>
+    (closing ??= (async () => {
+      traffic.close();
+      adminServer.close();
+      // Idle keep-alive connections would otherwise hold the listener open until they time out.
+      const deadline = Date.now() + config.shutdownTimeoutMs;
+      while (inflight.count > 0 && Date.now() < deadline) {
+        traffic.closeIdleConnections();
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      traffic.closeAllConnections();
+      adminServer.closeAllConnections();
+      await upstreams.closeAll(1000);
+    })());
+
+  return {
+    url,
+    adminUrl,
+    port,
+    adminPort,
+    pool,
+    admin,
+    algorithm: () => algorithm.name,
+    close,
+  };
+}
+
+function displayHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::' || host === '') return '127.0.0.1';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+async function listen(server: HttpServer, port: number, host: string, what: string): Promise<void> {
+  server.listen(port, host);
+  try {
+    await once(server, 'listening');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why =
+      code === 'EADDRINUSE'
+        ? 'address already in use'
+        : code === 'EACCES'
+          ? 'permission denied'
+          : code === 'EADDRNOTAVAIL'
+            ? 'address not available on this machine'
+            : code === 'ENOTFOUND'
+              ? 'unknown host'
+              : String(code ?? err);
+    throw new LbError('LB_LISTEN_FAILED', `cannot listen for ${what} on ${host}:${port}: ${why}`);
+  }
+}

@@ -1,0 +1,54 @@
+/** `lb serve`: flags -> loadConfig -> startBalancer, then wait for a signal and close. No logic of its own. */
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { ALGORITHM_NAMES } from '../shared/api-types.js';
+import { numberOption, portOption, stringOption } from '../shared/cli-options.js';
+import { createLogger, LOG_LEVELS } from '../shared/log.js';
+import { untilSignal } from '../shared/until-signal.js';
+import { startBalancer } from './balancer.js';
+import { loadConfig, type ConfigFlags } from './config.js';
+
+interface ServeArgs extends ConfigFlags {
+  servers?: string;
+}
+
+export const DEFAULT_SERVERS_FILE = 'servers.json';
+
+export const serveCommand: CommandModule<object, ServeArgs> = {
+  command: 'serve',
+  describe: 'run the load balancer (traffic port + admin API)',
+  builder: (yargs: Argv) =>
+    yargs
+      .option('port', portOption('port', 'traffic port (env LB_PORT)', '8080'))
+      .option('host', stringOption('traffic interface (env LB_HOST)', '0.0.0.0'))
+      .option('admin-port', portOption('admin-port', 'admin API port (env LB_ADMIN_PORT)', '8081'))
+      .option('admin-host', stringOption('admin API interface (env LB_ADMIN_HOST)', '127.0.0.1'))
+      .option('admin-token', stringOption('bearer token required by the admin API (env LB_ADMIN_TOKEN); needed off loopback'))
+      .option('servers', stringOption('servers list or config file (JSON)', DEFAULT_SERVERS_FILE))
+      .option('algorithm', { ...stringOption('balancing algorithm (env LB_ALGORITHM)', 'round_robin'), choices: ALGORITHM_NAMES })
+      .option('timeout', numberOption('timeout', 'seconds to wait for a server\'s response headers -> 504', { min: 0.001, max: 3600 }, '30'))
+      .option('connect-timeout', numberOption('connect-timeout', 'seconds to connect to a server', { min: 0.001, max: 600 }, '5'))
+      .option('retries', numberOption('retries', 'extra attempts on other servers when a connection fails', { min: 0, max: 10, integer: true }, '2'))
+      .option('log-level', { ...stringOption('log level (env LOG_LEVEL)', 'info'), choices: LOG_LEVELS })
+      .example('$0 serve --servers servers.json --algorithm least_connections', '')
+      .example('LB_PORT=9000 $0 serve', 'flags > env > file > defaults') as unknown as Argv<ServeArgs>,
+  handler: async (args: ArgumentsCamelCase<ServeArgs>) => {
+    const serversFile = args.servers ?? DEFAULT_SERVERS_FILE;
+    const config = await loadConfig({
+      flags: args,
+      env: process.env,
+      serversFile,
+      required: args.servers !== undefined,
+    });
+    const logger = createLogger(config.logLevel, (line) => process.stderr.write(line));
+    for (const warning of config.warnings) logger.warn(`${config.serversFile ?? 'config'}: ${warning}`);
+    if (config.serversFile === null) logger.warn(`no ${serversFile} here: starting with no servers (add some with POST /lb/add-server)`);
+    const balancer = await startBalancer(config, { logger });
+    process.stdout.write(
+      `lb serve: ${balancer.url} -> ${balancer.pool.size} server(s), ${balancer.algorithm()}\n` +
+        `admin API: ${balancer.adminUrl}/lb/stats\n`,
+    );
+    const signal = await untilSignal();
+    logger.info(`${signal}: finishing in-flight requests (up to ${config.shutdownTimeoutMs / 1000} s; Ctrl-C again to stop now)`);
+    await balancer.close();
+  },
+};

@@ -1,0 +1,387 @@
+/**
+ * One validated BalancerConfig from four sources, in this precedence: flags > environment > file >
+ * defaults. `resolveConfig` is pure (tests feed it objects); `loadConfig` adds the file read.
+ *
+ * The servers file is either the seed's plain list `[{host, port, weight?}]` or an object
+ * `{load_balancer: {...}, servers: [...], health_check: {...}, consistent_hash: {...}}`. Every problem is
+ * reported with the JSON path of the bad field (`servers[2].port: must be an integer 1-65535`); unknown
+ * keys are warnings, not errors, so files written for other tools of the family still load.
+ *
+ * Defaults: port 8080 on 0.0.0.0, admin 127.0.0.1:8081, round_robin, timeout 30 s, connect timeout 5 s,
+ * 2 retries, 10 s to finish in-flight requests at shutdown; health checks every 2 s, 1 s timeout, fall 3,
+ * rise 2 (HAProxy's); consistent hash 160 virtual nodes with fnv1a (ketama's count).
+ */
+import { readFile } from 'node:fs/promises';
+import { ALGORITHM_NAMES, isAlgorithmName, type AlgorithmName } from '../shared/api-types.js';
+import { LbError } from '../shared/errors.js';
+import { isLogLevel, LOG_LEVELS, type LogLevel } from '../shared/log.js';
+import type { ServerInit } from './server.js';
+
+export const HASH_FUNCTIONS = ['fnv1a', 'djb2', 'md5', 'sha1'] as const;
+export type HashFunctionName = (typeof HASH_FUNCTIONS)[number];
+
+export interface HealthCheckConfig {
+  enabled: boolean;
+  path: string;
+  intervalMs: number;
+  timeoutMs: number;
+  /** Consecutive failures that take a server out (the seed's `retries`). */
+  fall: number;
+  /** Consecutive successes that bring it back. */
+  rise: number;
+}
+
+export interface ConsistentHashConfig {
+  virtualNodes: number;
+  hashFunction: HashFunctionName;
+}
+
+export interface BalancerConfig {
+  port: number;
+  host: string;
+  adminPort: number;
+  adminHost: string;
+  adminToken: string | null;
+  algorithm: AlgorithmName;
+  servers: ServerInit[];
+  /** Response-headers timeout and longest pause inside a response body, ms. */
+  timeoutMs: number;
+  connectTimeoutMs: number;
+  retries: number;
+  shutdownTimeoutMs: number;
+  logLevel: LogLevel;
+  healthCheck: HealthCheckConfig;
+  consistentHash: ConsistentHashConfig;
+  /** Where the servers came from (for messages and reload); null when none was read. */
+  serversFile: string | null;
+  /** Unknown keys and other things worth a line in the log, never fatal. */
+  warnings: string[];
+}
+
+/** Command-line values, already typed by yargs; durations in seconds as the user types them. */
+export interface ConfigFlags {
+  port?: number;
+  host?: string;
+  adminPort?: number;
+  adminHost?: string;
+  adminToken?: string;
+  algorithm?: string;
+  timeout?: number;
+  connectTimeout?: number;
+  retries?: number;
+  logLevel?: string;
+}
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+export const DEFAULT_CONFIG: Omit<BalancerConfig, 'servers' | 'serversFile' | 'warnings'> = {
+  port: 8080,
+  host: '0.0.0.0',
+  adminPort: 8081,
+  adminHost: '127.0.0.1',
+  adminToken: null,
+  algorithm: 'round_robin',
+  timeoutMs: 30_000,
+  connectTimeoutMs: 5_000,
+  retries: 2,
+  shutdownTimeoutMs: 10_000,
+  logLevel: 'info',
+  healthCheck: { enabled: true, path: '/health', intervalMs: 2_000, timeoutMs: 1_000, fall: 3, rise: 2 },
+  consistentHash: { virtualNodes: 160, hashFunction: 'fnv1a' },
+};
+
+const MAX_SERVERS = 10_000;
+const MAX_WEIGHT = 1_000;
+
+function invalid(path: string, problem: string): LbError {
+  return new LbError('LB_CONFIG_INVALID', `${path}: ${problem}`);
+}
+
+type Json = Record<string, unknown>;
+
+function isObject(value: unknown): value is Json {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function warnUnknown(obj: Json, known: readonly string[], path: string, warnings: string[]): void {
+  for (const key of Object.keys(obj)) if (!known.includes(key)) warnings.push(`${path}${path ? '.' : ''}${key}: unknown key, ignored`);
+}
+
+function int(value: unknown, path: string, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw invalid(path, `must be an integer ${min}-${max}, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+/** Seconds (fractions allowed) to whole ms. */
+function seconds(value: unknown, path: string, minMs: number, maxMs: number): number {
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw invalid(path, `must be a number of seconds, got ${JSON.stringify(value)}`);
+  const ms = Math.round(value * 1000);
+  if (ms < minMs || ms > maxMs) throw invalid(path, `must be between ${minMs / 1000} and ${maxMs / 1000} seconds, got ${value}`);
+  return ms;
+}
+
+function str(value: unknown, path: string, maxLength = 253): string {
+  if (typeof value !== 'string' || value.trim() === '' || value.length > maxLength) {
+    throw invalid(path, `must be a non-empty string of at most ${maxLength} characters, got ${JSON.stringify(value)}`);
+  }
+  return value.trim();
+}
+
+function bool(value: unknown, path: string): boolean {
+  if (typeof value !== 'boolean') throw invalid(path, `must be true or false, got ${JSON.stringify(value)}`);
+  return value;
+}
+
+function algorithm(value: unknown, path: string): AlgorithmName {
+  if (!isAlgorithmName(value)) throw invalid(path, `must be one of ${ALGORITHM_NAMES.join(', ')}, got ${JSON.stringify(value)}`);
+  return value;
+}
+
+/** Validates one server entry: `{host, port, weight?, name?}` or `{url}` (as the bench harness writes). */
+export function parseServer(value: unknown, path: string, warnings: string[] = []): ServerInit {
+  if (!isObject(value)) throw invalid(path, `must be an object like {"host": "127.0.0.1", "port": 3001}, got ${JSON.stringify(value)}`);
+  warnUnknown(value, ['host', 'port', 'weight', 'name', 'url', 'id'], path, warnings);
+  let host: string;
+  let port: number;
+  if (value.host === undefined && value.port === undefined && typeof value.url === 'string') {
+    let url: URL;
+    try {
+      url = new URL(value.url);
+    } catch {
+      throw invalid(`${path}.url`, `must be an http:// URL, got ${JSON.stringify(value.url)}`);
+    }
+    if (url.protocol !== 'http:') throw invalid(`${path}.url`, `must be an http:// URL, got ${JSON.stringify(value.url)}`);
+    host = url.hostname.replace(/^\[|\]$/g, '');
+    port = url.port === '' ? 80 : Number(url.port);
+  } else {
+    host = str(value.host, `${path}.host`);
+    if (/[\s/?#@]/.test(host)) throw invalid(`${path}.host`, `must be a host name or IP address, got ${JSON.stringify(value.host)}`);
+    port = int(value.port, `${path}.port`, 1, 65535);
+  }
+  const init: ServerInit = { host, port };
+  if (value.weight !== undefined) init.weight = int(value.weight, `${path}.weight`, 1, MAX_WEIGHT);
+  const name = value.name ?? value.id;
+  if (name !== undefined) init.name = str(name, `${path}.name`, 64);
+  return init;
+}
+
+function parseServers(value: unknown, path: string, warnings: string[]): ServerInit[] {
+  if (!Array.isArray(value)) throw invalid(path, `must be a list of servers, got ${JSON.stringify(value)}`);
+  if (value.length > MAX_SERVERS) throw invalid(path, `at most ${MAX_SERVERS} servers, got ${value.length}`);
+  const seen = new Map<string, number>();
+  return value.map((entry, i) => {
+    const server = parseServer(entry, `${path}[${i}]`, warnings);
+    for (const key of [`${server.host}:${server.port}`, server.name].filter((k): k is string => k !== undefined)) {
+      const first = seen.get(key);
+      if (first !== undefined) throw invalid(`${path}[${i}]`, `duplicate of ${path}[${first}] (${key})`);
+      seen.set(key, i);
+    }
+    return server;
+  });
+}
+
+interface FileSettings {
+  servers: ServerInit[];
+  port?: number;
+  host?: string;
+  adminPort?: number;
+  adminHost?: string;
+  adminToken?: string;
+  algorithm?: AlgorithmName;
+  timeoutMs?: number;
+  connectTimeoutMs?: number;
+  retries?: number;
+  healthCheck: HealthCheckConfig;
+  consistentHash: ConsistentHashConfig;
+}
+
+function parseFile(file: unknown, warnings: string[]): FileSettings {
+  const settings: FileSettings = {
+    servers: [],
+    healthCheck: { ...DEFAULT_CONFIG.healthCheck },
+    consistentHash: { ...DEFAULT_CONFIG.consistentHash },
+  };
+  if (Array.isArray(file)) {
+    settings.servers = parseServers(file, 'servers', warnings);
+    return settings;
+  }
+  if (!isObject(file)) throw invalid('(top level)', 'must be a list of servers or an object with a "servers" list');
+  warnUnknown(file, ['load_balancer', 'servers', 'health_check', 'consistent_hash', 'admin'], '', warnings);
+  if (file.servers !== undefined) settings.servers = parseServers(file.servers, 'servers', warnings);
+
+  const lb = file.load_balancer;
+  if (lb !== undefined) {
+    if (!isObject(lb)) throw invalid('load_balancer', 'must be an object');
+    warnUnknown(lb, ['port', 'host', 'algorithm', 'timeout', 'connect_timeout', 'retries'], 'load_balancer', warnings);
+    if (lb.port !== undefined) settings.port = int(lb.port, 'load_balancer.port', 0, 65535);
+    if (lb.host !== undefined) settings.host = str(lb.host, 'load_balancer.host');
+    if (lb.algorithm !== undefined) settings.algorithm = algorithm(lb.algorithm, 'load_balancer.algorithm');
+    if (lb.timeout !== undefined) settings.timeoutMs = seconds(lb.timeout, 'load_balancer.timeout', 1, 3_600_000);
+    if (lb.connect_timeout !== undefined) settings.connectTimeoutMs = seconds(lb.connect_timeout, 'load_balancer.connect_timeout', 1, 600_000);
+    if (lb.retries !== undefined) settings.retries = int(lb.retries, 'load_balancer.retries', 0, 10);
+  }
+
+  const admin = file.admin;
+  if (admin !== undefined) {
+    if (!isObject(admin)) throw invalid('admin', 'must be an object');
+    warnUnknown(admin, ['port', 'host', 'token'], 'admin', warnings);
+    if (admin.port !== undefined) settings.adminPort = int(admin.port, 'admin.port', 0, 65535);
+    if (admin.host !== undefined) settings.adminHost = str(admin.host, 'admin.host');
+    if (admin.token !== undefined) settings.adminToken = str(admin.token, 'admin.token', 4096);
+  }
+
+  const hc = file.health_check;
+  if (hc !== undefined) {
+    if (!isObject(hc)) throw invalid('health_check', 'must be an object');
+    warnUnknown(hc, ['enabled', 'path', 'interval', 'timeout', 'retries', 'fall', 'rise'], 'health_check', warnings);
+    const h = settings.healthCheck;
+    if (hc.enabled !== undefined) h.enabled = bool(hc.enabled, 'health_check.enabled');
+    if (hc.path !== undefined) {
+      h.path = str(hc.path, 'health_check.path', 2048);
+      if (!h.path.startsWith('/')) throw invalid('health_check.path', `must start with "/", got ${JSON.stringify(hc.path)}`);
+    }
+    if (hc.interval !== undefined) h.intervalMs = seconds(hc.interval, 'health_check.interval', 100, 3_600_000);
+    if (hc.timeout !== undefined) h.timeoutMs = seconds(hc.timeout, 'health_check.timeout', 10, 600_000);
+    if (hc.retries !== undefined) h.fall = int(hc.retries, 'health_check.retries', 1, 100);
+    if (hc.fall !== undefined) h.fall = int(hc.fall, 'health_check.fall', 1, 100);
+    if (hc.rise !== undefined) h.rise = int(hc.rise, 'health_check.rise', 1, 100);
+  }
+
+  const ch = file.consistent_hash;
+  if (ch !== undefined) {
+    if (!isObject(ch)) throw invalid('consistent_hash', 'must be an object');
+    warnUnknown(ch, ['virtual_nodes', 'hash_function'], 'consistent_hash', warnings);
+    if (ch.virtual_nodes !== undefined) settings.consistentHash.virtualNodes = int(ch.virtual_nodes, 'consistent_hash.virtual_nodes', 1, 10_000);
+    if (ch.hash_function !== undefined) {
+      const fn = ch.hash_function;
+      if (typeof fn !== 'string' || !(HASH_FUNCTIONS as readonly string[]).includes(fn)) {
+        throw invalid('consistent_hash.hash_function', `must be one of ${HASH_FUNCTIONS.join(', ')}, got ${JSON.stringify(fn)}`);
+      }
+      settings.consistentHash.hashFunction = fn as HashFunctionName;
+    }
+  }
+  return settings;
+}
+
+function envInt(env: Env, name: string, min: number, max: number): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) throw invalid(name, `must be an integer ${min}-${max}, got ${JSON.stringify(raw)}`);
+  return value;
+}
+
+function envStr(env: Env, name: string): string | undefined {
+  const raw = env[name];
+  return raw === undefined || raw === '' ? undefined : raw;
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
+}
+
+export interface ResolveInput {
+  /** The parsed servers/config file, or null when there is none. */
+  file: unknown;
+  filePath: string | null;
+  env: Env;
+  flags: ConfigFlags;
+}
+
+/** Pure: merges and validates; throws LbError('LB_CONFIG_INVALID') naming the bad field. */
+export function resolveConfig({ file, filePath, env, flags }: ResolveInput): BalancerConfig {
+  const warnings: string[] = [];
+  let fromFile: FileSettings;
+  try {
+    fromFile = parseFile(file ?? [], warnings);
+  } catch (err) {
+    // Problems inside the file get its name in front; flag and environment problems name themselves.
+    if (err instanceof LbError && filePath !== null) throw new LbError(err.code, `${filePath}: ${err.message}`);
+    throw err;
+  }
+  const d = DEFAULT_CONFIG;
+
+  const envAlgorithm = envStr(env, 'LB_ALGORITHM');
+  const envLogLevel = envStr(env, 'LOG_LEVEL');
+  const logLevel = flags.logLevel ?? envLogLevel ?? d.logLevel;
+  if (!isLogLevel(logLevel)) {
+    throw invalid(flags.logLevel !== undefined ? '--log-level' : 'LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`);
+  }
+
+  const config: BalancerConfig = {
+    port: flags.port ?? envInt(env, 'LB_PORT', 0, 65535) ?? fromFile.port ?? d.port,
+    host: flags.host ?? envStr(env, 'LB_HOST') ?? fromFile.host ?? d.host,
+    adminPort: flags.adminPort ?? envInt(env, 'LB_ADMIN_PORT', 0, 65535) ?? fromFile.adminPort ?? d.adminPort,
+    adminHost: flags.adminHost ?? envStr(env, 'LB_ADMIN_HOST') ?? fromFile.adminHost ?? d.adminHost,
+    adminToken: flags.adminToken ?? envStr(env, 'LB_ADMIN_TOKEN') ?? fromFile.adminToken ?? d.adminToken,
+    algorithm:
+      flags.algorithm !== undefined
+        ? algorithm(flags.algorithm, '--algorithm')
+        : envAlgorithm !== undefined
+          ? algorithm(envAlgorithm, 'LB_ALGORITHM')
+          : (fromFile.algorithm ?? d.algorithm),
+    servers: fromFile.servers,
+    timeoutMs: flags.timeout !== undefined ? seconds(flags.timeout, '--timeout', 1, 3_600_000) : (fromFile.timeoutMs ?? d.timeoutMs),
+    connectTimeoutMs:
+      flags.connectTimeout !== undefined
+        ? seconds(flags.connectTimeout, '--connect-timeout', 1, 600_000)
+        : (fromFile.connectTimeoutMs ?? d.connectTimeoutMs),
+    retries: flags.retries !== undefined ? int(flags.retries, '--retries', 0, 10) : (fromFile.retries ?? d.retries),
+    shutdownTimeoutMs: d.shutdownTimeoutMs,
+    logLevel,
+    healthCheck: fromFile.healthCheck,
+    consistentHash: fromFile.consistentHash,
+    serversFile: filePath,
+    warnings,
+  };
+  if (flags.port !== undefined) int(flags.port, '--port', 0, 65535);
+  if (flags.adminPort !== undefined) int(flags.adminPort, '--admin-port', 0, 65535);
+  if (!isLoopback(config.adminHost) && config.adminToken === null) {
+    throw invalid(
+      flags.adminHost !== undefined ? '--admin-host' : 'admin host',
+      `${config.adminHost} is not loopback: set --admin-token (or LB_ADMIN_TOKEN) so the admin API is not open to the network`,
+    );
+  }
+  return config;
+}
+
+/** Reads and parses the servers/config file; every failure names the file. `undefined`: missing and `missingOk`. */
+export async function readConfigFile(path: string, missingOk = false): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' && missingOk) return undefined;
+    const why = code === 'ENOENT' ? 'file not found' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'permission denied' : String(code ?? err);
+    throw new LbError('LB_CONFIG_INVALID', `${path}: ${why}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new LbError('LB_CONFIG_INVALID', `${path}: not valid JSON (${(err as Error).message})`);
+  }
+}
+
+export interface LoadConfigInput {
+  flags: ConfigFlags;
+  env: Env;
+  /** The file to read; when `required` is false a missing file means "no servers yet". */
+  serversFile: string | null;
+  required: boolean;
+}
+
+export async function loadConfig({ flags, env, serversFile, required }: LoadConfigInput): Promise<BalancerConfig> {
+  let file: unknown = null;
+  let filePath: string | null = null;
+  if (serversFile !== null) {
+    const parsed = await readConfigFile(serversFile, !required);
+    if (parsed !== undefined) {
+      file = parsed;
+      filePath = serversFile;
+    }
+  }
+  return resolveConfig({ file, filePath, env, flags });
+}

@@ -1,0 +1,88 @@
+/**
+ * The set of Servers behind the balancer. The list is copy-on-write: a change builds a new array, so a
+ * pick in progress (or a retry loop) never sees a half-applied change, and a server removed here is never
+ * picked again once `remove()` has returned. Emits `change` after every mutation so algorithms can rebuild.
+ */
+import { EventEmitter } from 'node:events';
+import { LbError } from '../shared/errors.js';
+import { Server, type ServerInit } from './server.js';
+
+export interface PoolEvents {
+  'server-added': [Server];
+  'server-removed': [Server];
+  change: [readonly Server[]];
+}
+
+export class ServerPool extends EventEmitter<PoolEvents> {
+  #servers: readonly Server[] = [];
+
+  constructor(initial: readonly ServerInit[] = []) {
+    super();
+    for (const init of initial) this.add(init);
+  }
+
+  /** All servers in stable (insertion) order, available or not. */
+  get servers(): readonly Server[] {
+    return this.#servers;
+  }
+
+  get size(): number {
+    return this.#servers.length;
+  }
+
+  get(id: string): Server | undefined {
+    return this.#servers.find((s) => s.id === id);
+  }
+
+  findByAddress(host: string, port: number): Server | undefined {
+    return this.#servers.find((s) => s.host === host && s.port === port);
+  }
+
+  /** Looks a server up by id or by `host:port`; 404 when it is not in the pool. */
+  require(idOrAddress: string): Server {
+    const byId = this.get(idOrAddress);
+    if (byId) return byId;
+    const sep = idOrAddress.lastIndexOf(':');
+    const port = Number(idOrAddress.slice(sep + 1));
+    const byAddress = sep > 0 ? this.findByAddress(idOrAddress.slice(0, sep).replace(/^\[|\]$/g, ''), port) : undefined;
+    if (byAddress) return byAddress;
+    throw new LbError('LB_NOT_FOUND', `no server ${idOrAddress} in the pool`);
+  }
+
+  add(init: ServerInit): Server {
+    if (this.findByAddress(init.host, init.port)) {
+      throw new LbError('LB_CONFLICT', `server ${init.host}:${init.port} is already in the pool`);
+    }
+    const server = new Server(init);
+    if (this.get(server.id)) throw new LbError('LB_CONFLICT', `a server named ${server.id} is already in the pool`);
+    this.#servers = [...this.#servers, server];
+    this.emit('server-added', server);
+    this.emit('change', this.#servers);
+    return server;
+  }
+
+  /** Takes the server out of rotation now; its in-flight requests still complete. */
+  remove(idOrAddress: string): Server {
+    const server = this.require(idOrAddress);
+    this.#servers = this.#servers.filter((s) => s !== server);
+    this.emit('server-removed', server);
+    this.emit('change', this.#servers);
+    return server;
+  }
+
+  setWeight(idOrAddress: string, weight: number): Server {
+    const server = this.require(idOrAddress);
+    server.weight = weight;
+    this.emit('change', this.#servers);
+    return server;
+  }
+
+  /** Draining: no new requests, in-flight ones finish; undrain puts it back in rotation. */
+  setDraining(idOrAddress: string, draining: boolean): Server {
+    const server = this.require(idOrAddress);
+    server.draining = draining;
+    server.enabled = !draining;
+    this.emit('change', this.#servers);
+    return server;
+  }
+}

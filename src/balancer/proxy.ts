@@ -1,0 +1,372 @@
+/**
+ * Forwards one client request: pick a server, stream the request to it over its keep-alive pool, stream
+ * the answer back, retry on another server when that is safe, and map failures to 502/503/504.
+ *
+ * Bodies are never buffered: the request stream is undici's body, and each response chunk is written to
+ * the client as it arrives, pausing the upstream when the client is slow (backpressure).
+ *
+ * The retry rule, as Caddy writes it down: an error before any response byte is retried on a server not
+ * yet tried, at most `retries` times, when the request can be replayed (no body, or not one byte of it
+ * read yet) and either the connection was never made (refused, unreachable, connect timeout: the server
+ * saw nothing) or the method is idempotent (a reset after sending may have reached the server). A timeout
+ * waiting for response headers is not retried: the server may still be working on it, and a retry would
+ * double the wait; the client gets 504.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Dispatcher } from 'undici';
+import type { LbErrorCode } from '../shared/errors.js';
+import { httpStatusOf } from '../shared/errors.js';
+import type { Logger } from '../shared/log.js';
+import type { BalancingAlgorithm, RequestContext } from './algorithms/index.js';
+import type { ServerPool } from './pool.js';
+import type { Server } from './server.js';
+import type { BalancerStats } from './stats.js';
+import type { Upstreams } from './upstreams.js';
+
+export interface ProxyOptions {
+  /** Time to wait for response headers, and the longest pause between body chunks, in ms. Default 30 000. */
+  timeoutMs: number;
+  /** Extra attempts on other servers after a retryable failure. Default 2. */
+  retries: number;
+  /** Value of X-Forwarded-Proto. */
+  forwardedProto: 'http' | 'https';
+}
+
+/** Client requests not yet closed: shutdown waits for it to reach zero. */
+export interface InflightCounter {
+  count: number;
+}
+
+export interface ProxyDeps {
+  pool: ServerPool;
+  /** A getter, because the algorithm can be switched while requests are in flight. */
+  algorithm: () => BalancingAlgorithm;
+  upstreams: Upstreams;
+  stats: BalancerStats;
+  logger: Logger;
+  inflight: InflightCounter;
+}
+
+/** RFC 9110 §7.6.1 hop-by-hop fields, plus the legacy ones proxies still see. Lower case. */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  // Node answers `Expect: 100-continue` itself before the handler runs; undici refuses the header.
+  'expect',
+]);
+
+const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+
+/** The server never saw the request: safe to send it elsewhere whatever the method. */
+const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT']);
+/** The connection broke before any response byte: the server may have seen the request. */
+const RESET_ERRORS = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);
+const TIMEOUT_ERRORS = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+
+export type ProxyHandler = (req: IncomingMessage, res: ServerResponse) => void;
+
+export function createProxyHandler(deps: ProxyDeps, options: ProxyOptions): ProxyHandler {
+  return (req, res) => {
+    new ProxyExchange(deps, options, req, res).start();
+  };
+}
+
+/** One client request and its attempts; it is also undici's dispatch handler for the current attempt. */
+class ProxyExchange implements Dispatcher.DispatchHandler {
+  readonly #deps: ProxyDeps;
+  readonly #options: ProxyOptions;
+  readonly #req: IncomingMessage;
+  readonly #res: ServerResponse;
+  readonly #ctx: RequestContext;
+  readonly #hasBody: boolean;
+  readonly #startedAt = performance.now();
+  #upstreamHeaders: string[] | null = null;
+  #server: Server | null = null;
+  /** The server of the latest attempt, kept after the attempt is accounted for: the history names it. */
+  #lastServerId: string | null = null;
+  #attemptStartedAt = 0;
+  #attempts = 0;
+  #tried: Set<Server> | null = null;
+  #abort: ((err?: Error) => void) | null = null;
+  #resume: (() => void) | null = null;
+  #status = 0;
+  #responded = false;
+  #waitingForDrain = false;
+  #done = false;
+
+  constructor(deps: ProxyDeps, options: ProxyOptions, req: IncomingMessage, res: ServerResponse) {
+    this.#deps = deps;
+    this.#options = options;
+    this.#req = req;
+    this.#res = res;
+    this.#hasBody = requestHasBody(req);
+    this.#ctx = { clientIp: req.socket.remoteAddress ?? '', method: req.method ?? 'GET', path: req.url ?? '/', exclude: null };
+    deps.inflight.count += 1;
+    res.once('close', this.#onClientClose);
+  }
+
+  start(): void {
+    const server = this.#deps.algorithm().pick(this.#deps.pool.servers, this.#ctx);
+    if (server === undefined) {
+      this.#deps.stats.noServerAvailable += 1;
+      this.#respondWithError('LB_NO_AVAILABLE_SERVER', 'no server is available to take the request', null);
+      return;
+    }
+    this.#dispatch(server);
+  }
+
+  #dispatch(server: Server): void {
+    this.#server = server;
+    this.#lastServerId = server.id;
+    this.#attempts += 1;
+    this.#attemptStartedAt = performance.now();
+    this.#upstreamHeaders ??= buildUpstreamHeaders(this.#req, this.#ctx.clientIp, this.#options.forwardedProto);
+    server.requestStarted();
+    this.#deps.upstreams.for(server).dispatch(
+      {
+        path: this.#ctx.path,
+        method: this.#ctx.method,
+        headers: this.#upstreamHeaders,
+        body: this.#hasBody ? this.#req : null,
+        headersTimeout: this.#options.timeoutMs,
+        bodyTimeout: this.#options.timeoutMs,
+      },
+      this,
+    );
+  }
+
+  // ---- undici DispatchHandler (legacy callbacks: the core calls them directly, no wrapper per request) ----
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.#abort = abort;
+    if (this.#done) abort();
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+    if (statusCode < 200) return true; // 1xx informational: the final answer follows
+    this.#responded = true;
+    this.#status = statusCode;
+    this.#resume = resume;
+    const server = this.#server!;
+    try {
+      this.#res.writeHead(statusCode, statusText || undefined, buildResponseHeaders(rawHeaders, server.id));
+    } catch (err) {
+      // Node refuses header bytes the server sent (invalid characters): the answer cannot be relayed.
+      this.#abort?.(err instanceof Error ? err : new Error(String(err)));
+      return false;
+    }
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.#res.write(chunk)) return true;
+    if (!this.#waitingForDrain) {
+      this.#waitingForDrain = true;
+      this.#res.once('drain', this.#onDrain);
+    }
+    return false;
+  }
+
+  onComplete(): void {
+    this.#res.end();
+    this.#finishAttempt(this.#status < 500, this.#status >= 500 ? `HTTP ${this.#status}` : null);
+    this.#finish(this.#status, null);
+  }
+
+  onError(err: Error): void {
+    // undici re-emits what a handler throws as an 'error' event on a Client nobody can listen to, which
+    // would take the process down: a bug here must cost one request, never the balancer.
+    try {
+      this.#handleError(err);
+    } catch (bug) {
+      this.#deps.logger.error(`proxy bug while handling ${errorCodeOf(err)}: ${(bug as Error).stack ?? String(bug)}`);
+      this.#finishAttempt(false, 'LB_INTERNAL');
+      this.#res.destroy();
+      this.#finish(this.#status, 'LB_INTERNAL');
+    }
+  }
+
+  #handleError(err: Error): void {
+    const failed = this.#server;
+    if (this.#done) {
+      // The client went away and we aborted the upstream request: not the server's fault.
+      this.#finishAttempt(true, null);
+      return;
+    }
+    const code = errorCodeOf(err);
+    const lbCode = classify(code);
+    this.#finishAttempt(false, code);
+    if (this.#responded || failed === null) {
+      // Part of the answer is already on its way: the only honest signal left is a cut connection.
+      this.#deps.stats.upstreamErrors += 1;
+      this.#res.destroy(err);
+      this.#finish(this.#status, lbCode);
+      return;
+    }
+    if (this.#canRetry(code)) {
+      const tried = (this.#tried ??= new Set());
+      tried.add(failed);
+      this.#ctx.exclude = tried;
+      const next = this.#deps.algorithm().pick(this.#deps.pool.servers, this.#ctx);
+      if (next !== undefined) {
+        this.#deps.stats.retries += 1;
+        this.#deps.logger.debug(`retry ${this.#ctx.method} ${this.#ctx.path}: ${failed.id} failed (${code}), trying ${next.id}`);
+        this.#dispatch(next);
+        return;
+      }
+    }
+    if (lbCode === 'LB_UPSTREAM_TIMEOUT') this.#deps.stats.upstreamTimeouts += 1;
+    else this.#deps.stats.upstreamErrors += 1;
+    const message =
+      lbCode === 'LB_UPSTREAM_TIMEOUT'
+        ? `server ${failed.id} did not answer within ${this.#options.timeoutMs} ms`
+        : `server ${failed.id} failed: ${code}`;
+    this.#respondWithError(lbCode, message, failed.id);
+  }
+
+  // ---- internals ----
+
+  #canRetry(code: string): boolean {
+    if (this.#attempts > this.#options.retries) return false;
+    const replayable = !this.#hasBody || !this.#req.readableDidRead;
+    if (!replayable) return false;
+    return CONNECT_ERRORS.has(code) || (RESET_ERRORS.has(code) && IDEMPOTENT_METHODS.has(this.#ctx.method));
+  }
+
+  readonly #onDrain = (): void => {
+    this.#waitingForDrain = false;
+    this.#resume?.();
+  };
+
+  readonly #onClientClose = (): void => {
+    this.#deps.inflight.count -= 1;
+    if (this.#res.writableFinished || this.#done) return;
+    // The client went away before its answer was complete: stop the server's work too.
+    this.#deps.stats.clientAborts += 1;
+    this.#finish(this.#status, 'LB_CLIENT_GONE');
+    this.#abort?.(new Error('client closed the connection'));
+  };
+
+  #finishAttempt(ok: boolean, error: string | null): void {
+    const server = this.#server;
+    if (server === null) return;
+    this.#server = null;
+    server.requestFinished(ok, performance.now() - this.#attemptStartedAt, error);
+  }
+
+  #respondWithError(code: LbErrorCode, message: string, serverId: string | null): void {
+    const status = httpStatusOf(code);
+    const body = JSON.stringify({ error: { code, message } });
+    const res = this.#res;
+    if (!res.headersSent && !res.destroyed) {
+      const headers: Record<string, string | number> = {
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(body),
+      };
+      if (serverId !== null) headers['x-lb-server'] = serverId;
+      // A retry later may help for 503 (no server) as it does behind nginx or HAProxy.
+      if (status === 503) headers['retry-after'] = 1;
+      res.writeHead(status, headers);
+      res.end(body);
+    }
+    this.#finish(status, code);
+  }
+
+  #finish(status: number, error: string | null): void {
+    if (this.#done) return;
+    this.#done = true;
+    const retries = this.#attempts > 0 ? this.#attempts - 1 : 0;
+    this.#deps.stats.record(
+      this.#ctx.method,
+      this.#ctx.path,
+      this.#lastServerId,
+      status,
+      performance.now() - this.#startedAt,
+      retries,
+      error,
+    );
+  }
+}
+
+function requestHasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  if (length !== undefined) return length !== '0';
+  return req.headers['transfer-encoding'] !== undefined;
+}
+
+/** The client's headers minus hop-by-hop ones (and those its Connection header names), plus X-Forwarded-*. */
+function buildUpstreamHeaders(req: IncomingMessage, clientIp: string, proto: string): string[] {
+  const raw = req.rawHeaders;
+  const out: string[] = [];
+  const connection = req.headers.connection;
+  const named = connection !== undefined && connection !== 'keep-alive' && connection !== 'close' ? connectionTokens(connection) : null;
+  let forwardedFor: string | null = null;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower) || (named !== null && named.has(lower))) continue;
+    if (lower === 'x-forwarded-for') {
+      forwardedFor = forwardedFor === null ? raw[i + 1]! : `${forwardedFor}, ${raw[i + 1]!}`;
+      continue;
+    }
+    if (lower === 'x-forwarded-proto' || lower === 'x-forwarded-host') continue; // set below, not trusted from clients
+    out.push(name, raw[i + 1]!);
+  }
+  out.push('x-forwarded-for', forwardedFor === null ? clientIp : `${forwardedFor}, ${clientIp}`);
+  out.push('x-forwarded-proto', proto);
+  const host = req.headers.host;
+  if (host !== undefined) out.push('x-forwarded-host', host);
+  return out;
+}
+
+/** The server's headers minus hop-by-hop ones, as the flat [name, value, ...] list writeHead takes as is. */
+function buildResponseHeaders(rawHeaders: Buffer[], serverId: string): string[] {
+  const out: string[] = [];
+  let named: Set<string> | null = null;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!.toString('latin1');
+    const lower = name.toLowerCase();
+    if (lower === 'connection') {
+      const value = rawHeaders[i + 1]!.toString('latin1');
+      if (value !== 'keep-alive' && value !== 'close') named = connectionTokens(value);
+      continue;
+    }
+    if (HOP_BY_HOP.has(lower) || lower === 'x-lb-server') continue;
+    out.push(name, rawHeaders[i + 1]!.toString('latin1'));
+  }
+  if (named !== null) {
+    for (let i = out.length - 2; i >= 0; i -= 2) if (named.has(out[i]!.toLowerCase())) out.splice(i, 2);
+  }
+  out.push('x-lb-server', serverId);
+  return out;
+}
+
+function connectionTokens(value: string): Set<string> {
+  return new Set(value.split(',').map((t) => t.trim().toLowerCase()));
+}
+
+function errorCodeOf(err: Error): string {
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string') {
+    if (code === 'UND_ERR_SOCKET') {
+      // undici wraps the socket's own error; its code (ECONNRESET, EPIPE) says more.
+      const causeCode = (err.cause as { code?: unknown } | undefined)?.code;
+      if (typeof causeCode === 'string') return causeCode;
+    }
+    return code;
+  }
+  return err.name || 'Error';
+}
+
+function classify(code: string): LbErrorCode {
+  if (TIMEOUT_ERRORS.has(code)) return 'LB_UPSTREAM_TIMEOUT';
+  if (CONNECT_ERRORS.has(code)) return 'LB_UPSTREAM_CONNECT';
+  return 'LB_UPSTREAM_ERROR';
+}

@@ -1,0 +1,123 @@
+/**
+ * One backend Server: its address, the operator's decisions (weight, enabled, draining), what was observed
+ * (healthy), and its counters. `isAvailable()` is the one question every algorithm asks.
+ *
+ * Counters refuse to lie: `requestStarted()` before forwarding, `requestFinished()` exactly once after;
+ * an active count that would go below zero is a bug, counted in `counterUnderflows` instead of hidden.
+ */
+import type { ServerSnapshot, ServerState } from '../shared/api-types.js';
+import { LatencyHistogram } from './latency-histogram.js';
+
+export interface ServerInit {
+  host: string;
+  port: number;
+  /** Default 1. */
+  weight?: number;
+  /** Shown instead of host:port; must be unique in the pool. */
+  name?: string;
+}
+
+/** Weight of the newest sample in the latency EWMA: ~10 samples dominate, so a change shows quickly. */
+const EWMA_ALPHA = 0.2;
+
+export class Server {
+  readonly id: string;
+  readonly host: string;
+  readonly port: number;
+  readonly origin: string;
+  readonly addedAt: Date;
+  weight: number;
+  /** The operator's decision: false while draining or disabled. */
+  enabled = true;
+  /** What health checks observed. */
+  healthy = true;
+  draining = false;
+  activeRequests = 0;
+  totalRequests = 0;
+  totalSuccesses = 0;
+  totalFailures = 0;
+  ewmaLatencyMs = 0;
+  lastError: string | null = null;
+  counterUnderflows = 0;
+  readonly latency = new LatencyHistogram();
+
+  constructor(init: ServerInit, addedAt = new Date()) {
+    this.host = init.host;
+    this.port = init.port;
+    this.weight = init.weight ?? 1;
+    const hostForUrl = init.host.includes(':') ? `[${init.host}]` : init.host;
+    this.origin = `http://${hostForUrl}:${init.port}`;
+    this.id = init.name ?? `${init.host}:${init.port}`;
+    this.addedAt = addedAt;
+  }
+
+  isAvailable(): boolean {
+    return this.enabled && this.healthy;
+  }
+
+  get state(): ServerState {
+    if (this.draining) return this.activeRequests > 0 ? 'draining' : 'drained';
+    return this.healthy ? 'up' : 'down';
+  }
+
+  requestStarted(): void {
+    this.activeRequests += 1;
+    this.totalRequests += 1;
+  }
+
+  /** `ok` is false for connect errors, timeouts and 5xx answers: what counts against a server. */
+  requestFinished(ok: boolean, durationMs: number, error: string | null): void {
+    if (this.activeRequests <= 0) {
+      this.counterUnderflows += 1;
+    } else {
+      this.activeRequests -= 1;
+    }
+    if (ok) {
+      this.totalSuccesses += 1;
+    } else {
+      this.totalFailures += 1;
+      this.lastError = error;
+    }
+    this.latency.record(durationMs);
+    this.ewmaLatencyMs =
+      this.latency.count === 1 ? durationMs : this.ewmaLatencyMs + EWMA_ALPHA * (durationMs - this.ewmaLatencyMs);
+  }
+
+  resetCounters(): void {
+    this.totalRequests = 0;
+    this.totalSuccesses = 0;
+    this.totalFailures = 0;
+    this.ewmaLatencyMs = 0;
+    this.lastError = null;
+    this.latency.reset();
+  }
+
+  snapshot(): ServerSnapshot {
+    const finished = this.totalSuccesses + this.totalFailures;
+    return {
+      id: this.id,
+      host: this.host,
+      port: this.port,
+      url: this.origin,
+      weight: this.weight,
+      state: this.state,
+      enabled: this.enabled,
+      healthy: this.healthy,
+      activeRequests: this.activeRequests,
+      totalRequests: this.totalRequests,
+      totalSuccesses: this.totalSuccesses,
+      totalFailures: this.totalFailures,
+      errorRate: finished === 0 ? 0 : this.totalFailures / finished,
+      avgResponseTimeMs: round3(this.latency.meanMs),
+      p50ResponseTimeMs: round3(this.latency.percentileMs(50)),
+      p99ResponseTimeMs: round3(this.latency.percentileMs(99)),
+      ewmaLatencyMs: round3(this.ewmaLatencyMs),
+      lastError: this.lastError,
+      addedAt: this.addedAt.toISOString(),
+    };
+  }
+}
+
+function round3(value: number): number {
+  return Math.round(value * 1000) / 1000;
+}

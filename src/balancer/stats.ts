@@ -1,0 +1,131 @@
+/**
+ * Balancer-wide counters and the recent-request history. The history is a fixed ring of preallocated
+ * entries (100 by default), overwritten in place, so recording a request allocates nothing and memory
+ * stays bounded however long the balancer runs.
+ */
+import type { HistoryEntry, StatsTotals, StatusClassCounts } from '../shared/api-types.js';
+
+export const HISTORY_CAPACITY = 100;
+
+interface HistorySlot {
+  timeMs: number;
+  method: string;
+  path: string;
+  server: string | null;
+  status: number;
+  durationMs: number;
+  retries: number;
+  error: string | null;
+}
+
+/** Longer paths are cut in the history: it is for eyes, and a bound keeps the ring's memory bounded. */
+const MAX_HISTORY_PATH = 256;
+
+export class BalancerStats {
+  requests = 0;
+  successes = 0;
+  failures = 0;
+  retries = 0;
+  noServerAvailable = 0;
+  upstreamTimeouts = 0;
+  upstreamErrors = 0;
+  clientAborts = 0;
+  readonly #status: [number, number, number, number, number] = [0, 0, 0, 0, 0];
+  readonly #ring: HistorySlot[];
+  #ringNext = 0;
+  #ringSize = 0;
+
+  constructor(readonly historyCapacity = HISTORY_CAPACITY) {
+    this.#ring = Array.from({ length: historyCapacity }, () => ({
+      timeMs: 0,
+      method: '',
+      path: '',
+      server: null,
+      status: 0,
+      durationMs: 0,
+      retries: 0,
+      error: null,
+    }));
+  }
+
+  /** One finished client request, whatever its outcome. */
+  record(
+    method: string,
+    path: string,
+    server: string | null,
+    status: number,
+    durationMs: number,
+    retries: number,
+    error: string | null,
+  ): void {
+    this.requests += 1;
+    if (status >= 500 || status === 0) this.failures += 1;
+    else this.successes += 1;
+    const statusClass = Math.floor(status / 100) - 1;
+    if (statusClass >= 0 && statusClass < 5) this.#status[statusClass as 0 | 1 | 2 | 3 | 4] += 1;
+    if (this.historyCapacity === 0) return;
+    const slot = this.#ring[this.#ringNext]!;
+    slot.timeMs = Date.now();
+    slot.method = method;
+    slot.path = path.length > MAX_HISTORY_PATH ? path.slice(0, MAX_HISTORY_PATH) : path;
+    slot.server = server;
+    slot.status = status;
+    slot.durationMs = durationMs;
+    slot.retries = retries;
+    slot.error = error;
+    this.#ringNext = (this.#ringNext + 1) % this.historyCapacity;
+    if (this.#ringSize < this.historyCapacity) this.#ringSize += 1;
+  }
+
+  /** Oldest first. */
+  history(): HistoryEntry[] {
+    const out: HistoryEntry[] = [];
+    const start = (this.#ringNext - this.#ringSize + this.historyCapacity) % Math.max(1, this.historyCapacity);
+    for (let i = 0; i < this.#ringSize; i++) {
+      const slot = this.#ring[(start + i) % this.historyCapacity]!;
+      out.push({
+        time: new Date(slot.timeMs).toISOString(),
+        method: slot.method,
+        path: slot.path,
+        server: slot.server,
+        status: slot.status,
+        durationMs: Math.round(slot.durationMs * 1000) / 1000,
+        retries: slot.retries,
+        error: slot.error,
+      });
+    }
+    return out;
+  }
+
+  totals(activeRequests: number): StatsTotals {
+    const [s1, s2, s3, s4, s5] = this.#status;
+    const status: StatusClassCounts = { '1xx': s1, '2xx': s2, '3xx': s3, '4xx': s4, '5xx': s5 };
+    return {
+      requests: this.requests,
+      successes: this.successes,
+      failures: this.failures,
+      errorRate: this.requests === 0 ? 0 : this.failures / this.requests,
+      activeRequests,
+      retries: this.retries,
+      noServerAvailable: this.noServerAvailable,
+      upstreamTimeouts: this.upstreamTimeouts,
+      upstreamErrors: this.upstreamErrors,
+      clientAborts: this.clientAborts,
+      status,
+    };
+  }
+
+  reset(): void {
+    this.requests = 0;
+    this.successes = 0;
+    this.failures = 0;
+    this.retries = 0;
+    this.noServerAvailable = 0;
+    this.upstreamTimeouts = 0;
+    this.upstreamErrors = 0;
+    this.clientAborts = 0;
+    this.#status.fill(0);
+    this.#ringNext = 0;
+    this.#ringSize = 0;
+  }
+}

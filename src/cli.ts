@@ -1,0 +1,50 @@
+/**
+ * The `lb` command line. `buildCli(argv)` parses without running anything (tests use it); `main(argv)`
+ * runs a command and is the ONLY place that sets the exit code or prints a fatal error:
+ * 2 for a wrong command line, 1 for a bad config or a failure to start, 0 otherwise.
+ */
+import yargs, { type Argv } from 'yargs';
+import { serveCommand } from './balancer/command.js';
+import { demoCommand } from './demo/command.js';
+import { LbError, isLbError } from './shared/errors.js';
+import { VERSION } from './shared/version.js';
+import { testServerCommand } from './testserver/command.js';
+
+export function buildCli(argv: readonly string[]): Argv {
+  return yargs([...argv])
+    .scriptName('lb')
+    .usage('$0 <command> [options]\n\nTerminal-first HTTP load balancer toolkit.')
+    .command(serveCommand)
+    .command(testServerCommand)
+    .command(demoCommand)
+    .demandCommand(1, 'name a command: serve, testserver or demo')
+    .recommendCommands()
+    .strict()
+    .parserConfiguration({ 'duplicate-arguments-array': false })
+    .version(VERSION)
+    .help()
+    .alias('h', 'help')
+    .wrap(Math.min(120, process.stdout.columns || 100))
+    .exitProcess(false)
+    .fail((message: string | null, err: Error | undefined) => {
+      // yargs wraps what an option's coerce throws in its own YError: that is a usage error too.
+      if (err !== undefined && err.name !== 'YError') throw err;
+      const text = (err?.message ?? message ?? 'bad command line').replace(/\s*\n\s*/g, ' ');
+      throw new LbError('LB_USAGE', text);
+    });
+}
+
+export async function main(argv: readonly string[]): Promise<void> {
+  try {
+    await buildCli(argv).parseAsync();
+  } catch (err) {
+    if (isLbError(err)) {
+      const hint = err.code === 'LB_USAGE' ? ' (see lb --help)' : '';
+      process.stderr.write(`lb: ${err.message}${hint}\n`);
+      process.exitCode = err.exitCode;
+      return;
+    }
+    process.stderr.write(`lb: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = 1;
+  }
+}

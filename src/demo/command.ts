@@ -1,0 +1,78 @@
+/**
+ * `lb demo`: the first command a newcomer runs. Three test servers (no delay, 100 ms, 200 ms) and the
+ * balancer in one process, with the URLs and commands to try printed; Ctrl-C stops everything.
+ * It wires two parts together (test servers and balancer), which only the command layer may do.
+ */
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { ALGORITHM_NAMES, type AlgorithmName } from '../shared/api-types.js';
+import { portOption, stringOption } from '../shared/cli-options.js';
+import { createLogger } from '../shared/log.js';
+import { untilSignal } from '../shared/until-signal.js';
+import { startBalancer, type BalancerHandle } from '../balancer/balancer.js';
+import { resolveConfig } from '../balancer/config.js';
+import { startTestServer, type TestServerHandle } from '../testserver/server.js';
+
+interface DemoArgs {
+  port?: number;
+  adminPort?: number;
+  serverPort?: number;
+  algorithm?: string;
+}
+
+const DEMO_DELAYS_MS = [0, 100, 200];
+
+export const demoCommand: CommandModule<object, DemoArgs> = {
+  command: 'demo',
+  describe: 'start three test servers and the balancer in one process, and show what to try',
+  builder: (yargs: Argv) =>
+    yargs
+      .option('port', portOption('port', 'balancer traffic port', '8080'))
+      .option('admin-port', portOption('admin-port', 'admin API port', '8081'))
+      .option('server-port', portOption('server-port', 'first test server port (three in a row)', '3001'))
+      .option('algorithm', { ...stringOption('balancing algorithm', 'round_robin'), choices: ALGORITHM_NAMES }) as unknown as Argv<DemoArgs>,
+  handler: async (args: ArgumentsCamelCase<DemoArgs>) => {
+    const firstPort = args.serverPort ?? 3001;
+    const servers: TestServerHandle[] = [];
+    let balancer: BalancerHandle | undefined;
+    const logger = createLogger('info', (line) => process.stderr.write(line));
+    try {
+      for (const [i, delayMs] of DEMO_DELAYS_MS.entries()) {
+        servers.push(
+          await startTestServer({ port: firstPort === 0 ? 0 : firstPort + i, name: `Server-${i + 1}`, delayMs }),
+        );
+      }
+      const config = resolveConfig({
+        file: servers.map((s) => ({ host: '127.0.0.1', port: s.port, name: s.name })),
+        filePath: null,
+        env: {},
+        flags: {
+          port: args.port ?? 8080,
+          host: '127.0.0.1',
+          adminPort: args.adminPort ?? 8081,
+          algorithm: (args.algorithm ?? 'round_robin') as AlgorithmName,
+        },
+      });
+      balancer = await startBalancer(config, { logger });
+      const lines = [
+        'lb demo is running:',
+        ...servers.map((s, i) => `  test server ${s.name}  ${s.url}  (delay ${DEMO_DELAYS_MS[i]} ms)`),
+        `  balancer              ${balancer.url}  (${balancer.algorithm()})`,
+        `  admin API             ${balancer.adminUrl}/lb/stats`,
+        '',
+        'Try, in another terminal:',
+        `  curl -i ${balancer.url}/hello                         # x-lb-server says who answered`,
+        `  for i in 1 2 3 4 5 6; do curl -s ${balancer.url}/ ; echo; done`,
+        `  curl -s ${balancer.adminUrl}/lb/stats`,
+        `  curl -s -X POST ${balancer.adminUrl}/lb/algorithm -d '{"algorithm":"least_connections"}'`,
+        `  curl -s "${servers[0]!.url}/control?healthy=false"     # then watch /lb/stats`,
+        '',
+        'Ctrl-C stops everything.',
+      ];
+      process.stdout.write(`${lines.join('\n')}\n`);
+      await untilSignal();
+    } finally {
+      await balancer?.close();
+      await Promise.all(servers.map((s) => s.close()));
+    }
+  },
+};

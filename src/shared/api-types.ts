@@ -1,0 +1,119 @@
+/**
+ * The admin API JSON contract: what `lb serve` answers and what `lb monitor`, `lb loadtest` and the web
+ * dashboard read. Changing a field here changes the contract for every client; add, never rename.
+ */
+
+export const ALGORITHM_NAMES = ['round_robin', 'least_connections'] as const;
+export type AlgorithmName = (typeof ALGORITHM_NAMES)[number];
+
+export function isAlgorithmName(value: unknown): value is AlgorithmName {
+  return typeof value === 'string' && (ALGORITHM_NAMES as readonly string[]).includes(value);
+}
+
+/** What a Server is doing, as one word for tables: the operator's decision first, then observations. */
+export type ServerState = 'up' | 'down' | 'draining' | 'drained';
+
+export interface ServerSnapshot {
+  id: string;
+  host: string;
+  port: number;
+  url: string;
+  weight: number;
+  state: ServerState;
+  /** The operator's decision (false while draining). */
+  enabled: boolean;
+  /** What health checks observed. */
+  healthy: boolean;
+  activeRequests: number;
+  totalRequests: number;
+  totalSuccesses: number;
+  totalFailures: number;
+  /** Failures / requests, 0..1. */
+  errorRate: number;
+  avgResponseTimeMs: number;
+  p50ResponseTimeMs: number;
+  p99ResponseTimeMs: number;
+  ewmaLatencyMs: number;
+  lastError: string | null;
+  addedAt: string;
+}
+
+export interface StatusClassCounts {
+  '1xx': number;
+  '2xx': number;
+  '3xx': number;
+  '4xx': number;
+  '5xx': number;
+}
+
+export interface StatsTotals {
+  requests: number;
+  successes: number;
+  failures: number;
+  errorRate: number;
+  activeRequests: number;
+  retries: number;
+  /** Requests answered 503 because no server was available. */
+  noServerAvailable: number;
+  upstreamTimeouts: number;
+  upstreamErrors: number;
+  clientAborts: number;
+  status: StatusClassCounts;
+}
+
+export interface StatsSnapshot {
+  version: string;
+  algorithm: AlgorithmName;
+  algorithms: readonly AlgorithmName[];
+  startedAt: string;
+  uptimeSeconds: number;
+  url: string;
+  totals: StatsTotals;
+  servers: ServerSnapshot[];
+}
+
+export interface HistoryEntry {
+  time: string;
+  method: string;
+  path: string;
+  server: string | null;
+  status: number;
+  durationMs: number;
+  retries: number;
+  /** Error code when the balancer answered for the server (502/503/504) or the client went away. */
+  error: string | null;
+}
+
+export interface HistoryResponse {
+  capacity: number;
+  requests: HistoryEntry[];
+}
+
+export interface HealthResponse {
+  status: 'ok';
+  version: string;
+  uptimeSeconds: number;
+  servers: { total: number; available: number };
+}
+
+/** The seed's `GET /api/stats` shape, kept for scripts written against it. */
+export interface SeedStatsResponse {
+  total_requests: number;
+  successful_requests: number;
+  failed_requests: number;
+  error_rate: number;
+  algorithm: string;
+  servers: Record<string, { requests: number; failures: number; active_connections: number; avg_response_time: number; healthy: boolean }>;
+}
+
+export interface ApiErrorBody {
+  error: { code: string; message: string };
+}
+
+/** Body of add/remove requests (seed form) and of `POST /api/servers`. */
+export interface ServerRequestBody {
+  host: string;
+  port: number;
+  weight?: number;
+  name?: string;
+}

@@ -1,0 +1,68 @@
+/**
+ * Typed errors with stable codes. Callers switch on `code`, never on message text; the HTTP status and
+ * the CLI exit code for each code live here, once.
+ */
+
+export type LbErrorCode =
+  | 'LB_USAGE'
+  | 'LB_CONFIG_INVALID'
+  | 'LB_LISTEN_FAILED'
+  | 'LB_BAD_REQUEST'
+  | 'LB_UNAUTHORIZED'
+  | 'LB_NOT_FOUND'
+  | 'LB_METHOD_NOT_ALLOWED'
+  | 'LB_CONFLICT'
+  | 'LB_PAYLOAD_TOO_LARGE'
+  | 'LB_NO_AVAILABLE_SERVER'
+  | 'LB_UPSTREAM_CONNECT'
+  | 'LB_UPSTREAM_ERROR'
+  | 'LB_UPSTREAM_TIMEOUT';
+
+const HTTP_STATUS: Record<LbErrorCode, number> = {
+  LB_USAGE: 400,
+  LB_CONFIG_INVALID: 400,
+  LB_LISTEN_FAILED: 500,
+  LB_BAD_REQUEST: 400,
+  LB_UNAUTHORIZED: 401,
+  LB_NOT_FOUND: 404,
+  LB_METHOD_NOT_ALLOWED: 405,
+  LB_CONFLICT: 409,
+  LB_PAYLOAD_TOO_LARGE: 413,
+  LB_NO_AVAILABLE_SERVER: 503,
+  LB_UPSTREAM_CONNECT: 502,
+  LB_UPSTREAM_ERROR: 502,
+  LB_UPSTREAM_TIMEOUT: 504,
+};
+
+/** Exit codes: 2 for a wrong command line (as getopt tools do), 1 for everything else. */
+const EXIT_CODE: Partial<Record<LbErrorCode, number>> = { LB_USAGE: 2 };
+
+export class LbError extends Error {
+  readonly code: LbErrorCode;
+
+  constructor(code: LbErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'LbError';
+    this.code = code;
+  }
+
+  get httpStatus(): number {
+    return HTTP_STATUS[this.code];
+  }
+
+  get exitCode(): number {
+    return EXIT_CODE[this.code] ?? 1;
+  }
+
+  toJSON(): { code: LbErrorCode; message: string } {
+    return { code: this.code, message: this.message };
+  }
+}
+
+export function isLbError(err: unknown): err is LbError {
+  return err instanceof LbError;
+}
+
+export function httpStatusOf(code: LbErrorCode): number {
+  return HTTP_STATUS[code];
+}
