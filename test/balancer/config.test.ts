@@ -1,0 +1,89 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadConfig, resolveConfig } from '../../src/balancer/config.js';
+import { LbError } from '../../src/shared/errors.js';
+
+const resolve = (file: unknown, env: Record<string, string> = {}, flags = {}) => resolveConfig({ file, filePath: null, env, flags });
+
+describe('config sources', () => {
+  it('reads the seed list format', () => {
+    const config = resolve([{ host: 'localhost', port: 3001 }, { host: 'localhost', port: 3002, weight: 3 }]);
+    expect(config.servers).toEqual([{ host: 'localhost', port: 3001 }, { host: 'localhost', port: 3002, weight: 3 }]);
+    expect(config).toMatchObject({ port: 8080, host: '0.0.0.0', adminPort: 8081, adminHost: '127.0.0.1', algorithm: 'round_robin' });
+  });
+
+  it('reads the seed object format with its sections', () => {
+    const config = resolve({
+      load_balancer: { port: 9000, host: '127.0.0.1', algorithm: 'least_connections' },
+      servers: [{ host: '127.0.0.1', port: 3001 }],
+      health_check: { enabled: false, interval: 0.5, timeout: 0.2, retries: 4 },
+      consistent_hash: { virtual_nodes: 100, hash_function: 'md5' },
+    });
+    expect(config).toMatchObject({ port: 9000, host: '127.0.0.1', algorithm: 'least_connections' });
+    expect(config.healthCheck).toMatchObject({ enabled: false, intervalMs: 500, timeoutMs: 200, fall: 4 });
+    expect(config.consistentHash).toEqual({ virtualNodes: 100, hashFunction: 'md5' });
+  });
+
+  it('applies flags over env over file over defaults', () => {
+    const file = { load_balancer: { port: 9000, algorithm: 'least_connections' }, servers: [] };
+    expect(resolve(file).port).toBe(9000);
+    expect(resolve(file, { LB_PORT: '9100' }).port).toBe(9100);
+    expect(resolve(file, { LB_PORT: '9100' }, { port: 9200 }).port).toBe(9200);
+    expect(resolve(file, { LB_ALGORITHM: 'round_robin' }).algorithm).toBe('round_robin');
+    expect(resolve(file, { LB_ALGORITHM: 'round_robin' }, { algorithm: 'least_connections' }).algorithm).toBe('least_connections');
+    expect(resolve(null, { LOG_LEVEL: 'debug', LB_ADMIN_PORT: '9999' })).toMatchObject({ logLevel: 'debug', adminPort: 9999 });
+  });
+
+  it('warns about unknown keys instead of failing', () => {
+    const config = resolve({ servers: [{ host: 'a', port: 1, colour: 'red' }], extra: true });
+    expect(config.warnings).toEqual(['extra: unknown key, ignored', 'servers[0].colour: unknown key, ignored']);
+  });
+});
+
+describe('bad config is rejected with the path of the bad field', () => {
+  const cases: Array<[string, unknown, Record<string, string>, object, string]> = [
+    ['port out of range', [{ host: 'a', port: 1 }, { host: 'b', port: 2 }, { host: 'c', port: 70000 }], {}, {}, 'servers[2].port: must be an integer 1-65535, got 70000'],
+    ['port as string', [{ host: 'a', port: '3001' }], {}, {}, 'servers[0].port: must be an integer 1-65535, got "3001"'],
+    ['missing host', [{ port: 3001 }], {}, {}, 'servers[0].host: must be a non-empty string'],
+    ['entry not an object', ['localhost:3001'], {}, {}, 'servers[0]: must be an object'],
+    ['duplicate', [{ host: 'a', port: 1 }, { host: 'a', port: 1 }], {}, {}, 'servers[1]: duplicate of servers[0] (a:1)'],
+    ['servers not a list', { servers: { a: 1 } }, {}, {}, 'servers: must be a list of servers'],
+    ['bad algorithm', { load_balancer: { algorithm: 'fastest' } }, {}, {}, 'load_balancer.algorithm: must be one of round_robin, least_connections, got "fastest"'],
+    ['bad interval', { health_check: { interval: 'often' } }, {}, {}, 'health_check.interval: must be a number of seconds, got "often"'],
+    ['interval too short', { health_check: { interval: 0.01 } }, {}, {}, 'health_check.interval: must be between 0.1 and 3600 seconds'],
+    ['bad hash function', { consistent_hash: { hash_function: 'crc32' } }, {}, {}, 'consistent_hash.hash_function: must be one of fnv1a, djb2, md5, sha1'],
+    ['top level scalar', 42, {}, {}, '(top level): must be a list of servers or an object'],
+    ['bad env port', [], { LB_PORT: 'eighty' }, {}, 'LB_PORT: must be an integer 0-65535, got "eighty"'],
+    ['bad env algorithm', [], { LB_ALGORITHM: 'x' }, {}, 'LB_ALGORITHM: must be one of'],
+    ['bad log level', [], { LOG_LEVEL: 'loud' }, {}, 'LOG_LEVEL: must be one of debug, info, warn, error, silent'],
+    ['open admin without token', [], {}, { adminHost: '0.0.0.0' }, '--admin-host: 0.0.0.0 is not loopback: set --admin-token'],
+  ];
+
+  it.each(cases)('%s', (_name, file, env, flags, message) => {
+    let error: unknown;
+    try {
+      resolve(file, env, flags);
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(LbError);
+    expect((error as LbError).code).toBe('LB_CONFIG_INVALID');
+    expect((error as LbError).message).toContain(message);
+  });
+
+  it('names the file for file problems, missing files and broken JSON', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lb-config-'));
+    const bad = join(dir, 'bad.json');
+    await writeFile(bad, JSON.stringify([{ host: 'a', port: 0 }]));
+    const broken = join(dir, 'broken.json');
+    await writeFile(broken, '[{"host": "a",');
+    const load = (path: string, required = true) => loadConfig({ flags: {}, env: {}, serversFile: path, required });
+    await expect(load(bad)).rejects.toThrow(`${bad}: servers[0].port: must be an integer 1-65535, got 0`);
+    await expect(load(broken)).rejects.toThrow(`${broken}: not valid JSON`);
+    await expect(load(join(dir, 'none.json'))).rejects.toThrow(`${join(dir, 'none.json')}: file not found`);
+    // The default file may be missing: the balancer starts empty.
+    expect((await load(join(dir, 'none.json'), false)).servers).toEqual([]);
+  });
+});
