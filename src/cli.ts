@@ -29,7 +29,8 @@ export function buildCli(argv: readonly string[]): Argv {
     .fail((message: string | null, err: Error | undefined) => {
       // yargs wraps what an option's coerce throws in its own YError: that is a usage error too.
       if (err !== undefined && err.name !== 'YError') throw err;
-      const text = (err?.message ?? message ?? 'bad command line').replace(/\s*\n\s*/g, ' ');
+      let text = (err?.message ?? message ?? 'bad command line').replace(/\s*\n\s*/g, ' ');
+      if (text.startsWith('Did you mean')) text = `unknown command ${JSON.stringify(argv[0])}. ${text}`;
       throw new LbError('LB_USAGE', text);
     });
 }

@@ -1,0 +1,134 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterEach, describe, expect, it } from 'vitest';
+import { runLb, spawnLb, type LbProcess } from './helpers/cli.js';
+import { waitFor } from './helpers/servers.js';
+
+const exec = promisify(execFile);
+const running: LbProcess[] = [];
+
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((p) => p.stop('SIGKILL')));
+});
+
+function start(args: string[], env: Record<string, string> = {}): LbProcess {
+  const proc = spawnLb(args, env);
+  running.push(proc);
+  return proc;
+}
+
+async function curl(...args: string[]): Promise<string> {
+  const { stdout } = await exec('curl', ['-sS', '--max-time', '10', ...args]);
+  return stdout;
+}
+
+async function tempFile(name: string, content: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'lb-cli-'));
+  const path = join(dir, name);
+  await writeFile(path, content);
+  return path;
+}
+
+describe('lb through its bin', () => {
+  it('testserver and serve work end to end with curl', async () => {
+    const a = start(['testserver', '--port', '0', '--name', 'alpha']);
+    const b = start(['testserver', '--port', '0', '--name', 'beta', '--delay', '0.05']);
+    const portA = Number((await a.waitForOutput(/\(port (\d+)\)/))[1]);
+    const portB = Number((await b.waitForOutput(/\(port (\d+)\)/))[1]);
+    const servers = await tempFile('servers.json', JSON.stringify([{ host: '127.0.0.1', port: portA }, { host: '127.0.0.1', port: portB }]));
+    const lb = start(['serve', '--port', '0', '--admin-port', '0', '--host', '127.0.0.1', '--servers', servers]);
+    const url = (await lb.waitForOutput(/lb serve: (http:\/\/\S+)/))[1]!;
+    const adminUrl = (await lb.waitForOutput(/admin API: (http:\/\/\S+)\/lb\/stats/))[1]!;
+
+    const first = await curl('-i', `${url}/hello?x=1`);
+    expect(first).toMatch(/^HTTP\/1\.1 200 OK/);
+    expect(first).toMatch(new RegExp(`x-lb-server: 127\\.0\\.0\\.1:${portA}`, 'i'));
+    expect(first).toContain('"server":"alpha"');
+    expect(first).toContain('"path":"/hello"');
+    const second = JSON.parse(await curl(`${url}/`)) as { server: string };
+    expect(second.server).toBe('beta');
+
+    const added = JSON.parse(await curl('-X', 'POST', `${adminUrl}/lb/add-server`, '-d', '{"host":"127.0.0.1","port":1}')) as { server: { id: string } };
+    expect(added.server.id).toBe('127.0.0.1:1');
+    const stats = JSON.parse(await curl(`${adminUrl}/lb/stats`)) as { totals: { requests: number }; servers: unknown[] };
+    expect(stats.totals.requests).toBe(2);
+    expect(stats.servers).toHaveLength(3);
+    const bad = await curl('-i', '-X', 'POST', `${adminUrl}/lb/algorithm`, '-d', '{"algorithm":"nope"}');
+    expect(bad).toMatch(/^HTTP\/1\.1 400/);
+
+    expect(await lb.stop('SIGTERM')).toEqual({ code: 0, signal: null });
+  });
+
+  it('finishes an in-flight request on SIGTERM, then exits 0', async () => {
+    const backend = start(['testserver', '--port', '0', '--delay', '0.5']);
+    const port = Number((await backend.waitForOutput(/\(port (\d+)\)/))[1]);
+    const servers = await tempFile('servers.json', JSON.stringify([{ host: '127.0.0.1', port }]));
+    const lb = start(['serve', '--port', '0', '--admin-port', '0', '--host', '127.0.0.1', '--servers', servers]);
+    const url = (await lb.waitForOutput(/lb serve: (http:\/\/\S+)/))[1]!;
+    const slow = curl('-s', '-o', '/dev/null', '-w', '%{http_code}', `${url}/slow`);
+    const adminUrl = (await lb.waitForOutput(/admin API: (http:\/\/\S+)\/lb\/stats/))[1]!;
+    await waitFor('the slow request to be in flight', async () => {
+      const stats = JSON.parse(await curl(`${adminUrl}/lb/stats`)) as { totals: { activeRequests: number } };
+      return stats.totals.activeRequests === 1;
+    });
+    lb.child.kill('SIGTERM');
+    expect(await slow).toBe('200');
+    expect(await lb.exited).toEqual({ code: 0, signal: null });
+  });
+
+  it('demo starts three servers and the balancer, and stops on Ctrl-C', async () => {
+    const demo = start(['demo', '--port', '0', '--admin-port', '0', '--server-port', '0']);
+    const url = (await demo.waitForOutput(/balancer\s+(http:\/\/\S+)/))[1]!;
+    const seen = new Set<string>();
+    for (let i = 0; i < 3; i++) seen.add((JSON.parse(await curl(`${url}/`)) as { server: string }).server);
+    expect(seen).toEqual(new Set(['Server-1', 'Server-2', 'Server-3']));
+    expect(await demo.stop('SIGINT')).toEqual({ code: 0, signal: null });
+  });
+});
+
+describe('bad input: one line, the right exit code, no stack trace', () => {
+  const cases: Array<[string, string[], number, RegExp]> = [
+    ['unknown option', ['serve', '--colour', 'red'], 2, /^lb: Unknown argument: colour \(see lb --help\)\n$/],
+    ['bad port', ['serve', '--port', 'eighty'], 2, /^lb: --port must be an integer 0-65535, got "eighty" \(see lb --help\)\n$/],
+    ['bad algorithm', ['serve', '--algorithm', 'fastest'], 2, /^lb: Invalid values: Argument: algorithm, Given: "fastest"/],
+    ['no command', [], 2, /^lb: name a command/],
+    ['unknown command', ['serv'], 2, /^lb: unknown command "serv". Did you mean serve\? \(see lb --help\)\n$/],
+    ['bad error rate', ['testserver', '--error-rate', '2'], 2, /^lb: --error-rate must be a number 0-1, got "2"/],
+    ['missing servers file', ['serve', '--servers', '/nonexistent/servers.json'], 1, /^lb: \/nonexistent\/servers\.json: file not found\n$/],
+  ];
+
+  it.each(cases)('%s', async (_name, args, code, message) => {
+    const result = await runLb(args);
+    expect(result.code).toBe(code);
+    expect(result.stderr).toMatch(message);
+    expect(result.stderr.split('\n').filter(Boolean)).toHaveLength(1);
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('names the bad field of a bad servers file and exits 1', async () => {
+    const file = await tempFile('servers.json', JSON.stringify([{ host: 'a', port: 1 }, { host: 'b', port: 2 }, { host: 'c', port: 99999 }]));
+    const result = await runLb(['serve', '--servers', file, '--port', '0', '--admin-port', '0']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(`lb: ${file}: servers[2].port: must be an integer 1-65535, got 99999\n`);
+  });
+
+  it('says which address is taken and exits 1', async () => {
+    const first = start(['testserver', '--port', '0']);
+    const port = (await first.waitForOutput(/\(port (\d+)\)/))[1]!;
+    const result = await runLb(['testserver', '--port', port]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(`lb: cannot listen on 127.0.0.1:${port}: address already in use\n`);
+  });
+
+  it('prints every option of serve with its default in --help', async () => {
+    const result = await runLb(['serve', '--help']);
+    expect(result.code).toBe(0);
+    for (const option of ['--port', '--host', '--admin-port', '--admin-host', '--servers', '--algorithm', '--timeout', '--retries']) {
+      expect(result.stdout).toContain(option);
+    }
+    expect(result.stdout).toContain('[default: 8080]');
+  });
+});
