@@ -1,11 +1,11 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runLb, spawnLb, type LbProcess } from './helpers/cli.js';
 import { waitFor } from './helpers/servers.js';
+import { tempDir } from './helpers/temp.js';
 
 const exec = promisify(execFile);
 const running: LbProcess[] = [];
@@ -26,7 +26,7 @@ async function curl(...args: string[]): Promise<string> {
 }
 
 async function tempFile(name: string, content: string): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'lb-cli-'));
+  const dir = await tempDir();
   const path = join(dir, name);
   await writeFile(path, content);
   return path;

@@ -1,9 +1,9 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig, resolveConfig } from '../../src/balancer/config.js';
 import { LbError } from '../../src/shared/errors.js';
+import { tempDir } from '../helpers/temp.js';
 
 const resolve = (file: unknown, env: Record<string, string> = {}, flags = {}) => resolveConfig({ file, filePath: null, env, flags });
 
@@ -74,7 +74,7 @@ describe('bad config is rejected with the path of the bad field', () => {
   });
 
   it('names the file for file problems, missing files and broken JSON', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'lb-config-'));
+    const dir = await tempDir();
     const bad = join(dir, 'bad.json');
     await writeFile(bad, JSON.stringify([{ host: 'a', port: 0 }]));
     const broken = join(dir, 'broken.json');

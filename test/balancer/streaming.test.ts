@@ -1,12 +1,12 @@
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestServerHandle } from '../../src/testserver/server.js';
 import { spawnLb, type LbProcess } from '../helpers/cli.js';
 import { startServers } from '../helpers/servers.js';
+import { tempDir } from '../helpers/temp.js';
 
 const MB = 1024 * 1024;
 const SIZE = 100 * MB;
@@ -24,7 +24,7 @@ let url: string;
 
 beforeAll(async () => {
   [backend] = (await startServers(1)) as [TestServerHandle];
-  const dir = await mkdtemp(join(tmpdir(), 'lb-stream-'));
+  const dir = await tempDir();
   const file = join(dir, 'servers.json');
   await writeFile(file, JSON.stringify([{ host: '127.0.0.1', port: backend.port }]));
   lb = spawnLb(['serve', '--port', '0', '--admin-port', '0', '--host', '127.0.0.1', '--servers', file, '--log-level', 'warn']);
