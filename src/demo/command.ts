@@ -64,7 +64,7 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
         `  for i in 1 2 3 4 5 6; do curl -s ${balancer.url}/ ; echo; done`,
         `  curl -s ${balancer.adminUrl}/lb/stats`,
         `  curl -s -X POST ${balancer.adminUrl}/lb/algorithm -d '{"algorithm":"least_connections"}'`,
-        `  curl -s "${servers[0]!.url}/control?healthy=false"     # then watch /lb/stats`,
+        `  curl -s "${servers[0]!.url}/control?error_rate=0.5"      # then watch failures in /lb/stats`,
         '',
         'Ctrl-C stops everything.',
       ];
