@@ -10,13 +10,15 @@ import type { AddressInfo } from 'node:net';
 import { ALGORITHM_NAMES, type AlgorithmName, type StatsSnapshot } from '../shared/api-types.js';
 import { LbError } from '../shared/errors.js';
 import { silentLogger, type Logger } from '../shared/log.js';
+import { defaultRandom, type Random } from '../shared/random.js';
 import { VERSION } from '../shared/version.js';
 import { createAdminHandler, type AdminTarget } from './admin.js';
-import { createAlgorithm, type BalancingAlgorithm } from './algorithms/index.js';
+import { createAlgorithm, type AlgorithmOptions, type BalancingAlgorithm } from './algorithms/index.js';
 import type { BalancerConfig } from './config.js';
 import { ServerPool } from './pool.js';
 import { createProxyHandler, type InflightCounter } from './proxy.js';
 import { BalancerStats } from './stats.js';
+import { StickySessions } from './sticky.js';
 import { Upstreams } from './upstreams.js';
 
 export interface BalancerHandle {
@@ -33,6 +35,8 @@ export interface BalancerHandle {
 
 export interface StartOptions {
   logger?: Logger;
+  /** Randomness for the randomised algorithms; seeded in tests. Default Math.random. */
+  random?: Random;
 }
 
 /** Client keep-alive longer than typical upstream idle timeouts, as nginx's 75 s: clients reuse connections. */
@@ -47,10 +51,20 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
   const stats = new BalancerStats();
   const upstreams = new Upstreams({ connectionsPerServer: 128, connectTimeoutMs: config.connectTimeoutMs });
   const inflight: InflightCounter = { count: 0 };
-  let algorithm: BalancingAlgorithm = createAlgorithm(config.algorithm);
+  const algorithmOptions: AlgorithmOptions = {
+    random: options.random ?? defaultRandom,
+    nowMs: () => performance.now(),
+    consistentHash: config.consistentHash,
+    hashKey: config.hashKey,
+  };
+  let algorithm: BalancingAlgorithm = createAlgorithm(config.algorithm, algorithmOptions);
   algorithm.rebuild?.(pool.servers);
+  const sticky = config.sticky.mode === 'off' ? null : new StickySessions(config.sticky, () => Date.now());
 
-  pool.on('change', (servers) => algorithm.rebuild?.(servers));
+  pool.on('change', (servers) => {
+    algorithm.rebuild?.(servers);
+    sticky?.rebuild(servers);
+  });
   pool.on('server-added', (server) => logger.info(`server ${server.id} added (${server.origin}, weight ${server.weight})`));
   pool.on('server-removed', (server) => {
     logger.info(`server ${server.id} removed; its ${server.activeRequests} in-flight requests finish`);
@@ -61,7 +75,7 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
   const activeRequests = (): number => pool.servers.reduce((sum, s) => sum + s.activeRequests, 0);
 
   const proxy = createProxyHandler(
-    { pool, algorithm: () => algorithm, upstreams, stats, logger, inflight },
+    { pool, algorithm: () => algorithm, sticky, upstreams, stats, logger, inflight },
     { timeoutMs: config.timeoutMs, retries: config.retries, forwardedProto: 'http' },
   );
   const traffic = createServer({ keepAliveTimeout: CLIENT_KEEP_ALIVE_MS, headersTimeout: CLIENT_HEADERS_TIMEOUT_MS }, proxy);
@@ -75,6 +89,7 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
     uptimeSeconds: uptimeSeconds(),
     url,
     totals: stats.totals(activeRequests()),
+    sessions: sticky?.stats() ?? { mode: 'off', active: 0, capacity: 0, ttlSeconds: 0 },
     servers: pool.servers.map((s) => s.snapshot()),
   });
 
@@ -118,7 +133,7 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
     setAlgorithm: (name) => {
       const previous = algorithm.name;
       if (name !== previous) {
-        const next = createAlgorithm(name);
+        const next = createAlgorithm(name, algorithmOptions);
         next.rebuild?.(pool.servers);
         // One assignment: requests already routed keep their server; the next pick uses the new policy.
         algorithm = next;
@@ -128,7 +143,10 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
     },
     reset: () => {
       stats.reset();
+      sticky?.clear();
       for (const s of pool.servers) s.resetCounters();
+      // Latency estimates were just cleared: least_response_time measures every server afresh.
+      algorithm.rebuild?.(pool.servers);
     },
   };
   const adminServer = createServer({ headersTimeout: CLIENT_HEADERS_TIMEOUT_MS }, createAdminHandler(admin, { token: config.adminToken, logger }));

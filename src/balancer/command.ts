@@ -5,7 +5,8 @@ import { numberOption, portOption, stringOption } from '../shared/cli-options.js
 import { createLogger, LOG_LEVELS } from '../shared/log.js';
 import { untilSignal } from '../shared/until-signal.js';
 import { startBalancer } from './balancer.js';
-import { loadConfig, type ConfigFlags } from './config.js';
+import { loadConfig, STICKY_MODES, type ConfigFlags } from './config.js';
+import { HASH_KEY_HELP } from './hash-key.js';
 
 interface ServeArgs extends ConfigFlags {
   servers?: string;
@@ -28,8 +29,14 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       .option('timeout', numberOption('timeout', 'seconds to wait for a server\'s response headers -> 504', { min: 0.001, max: 3600 }, '30'))
       .option('connect-timeout', numberOption('connect-timeout', 'seconds to connect to a server', { min: 0.001, max: 600 }, '5'))
       .option('retries', numberOption('retries', 'extra attempts on other servers when a connection fails', { min: 0, max: 10, integer: true }, '2'))
+      .option('hash-key', stringOption(`consistent_hash key: ${HASH_KEY_HELP}`, 'ip'))
+      .option('sticky', { ...stringOption('sticky sessions', 'off'), choices: STICKY_MODES })
+      .option('sticky-cookie', stringOption('sticky session cookie name', 'lb_session'))
+      .option('sticky-ttl', numberOption('sticky-ttl', 'seconds a sticky session lives (cookie Max-Age, idle timeout)', { min: 1, max: 31_536_000 }, '1800'))
       .option('log-level', { ...stringOption('log level (env LOG_LEVEL)', 'info'), choices: LOG_LEVELS })
       .example('$0 serve --servers servers.json --algorithm least_connections', '')
+      .example('$0 serve --algorithm consistent_hash --hash-key header:x-user-id', '')
+      .example('$0 serve --algorithm weighted --sticky cookie', 'LB_STICKY_SECRET shares cookies between instances')
       .example('LB_PORT=9000 $0 serve', 'flags > env > file > defaults') as unknown as Argv<ServeArgs>,
   handler: async (args: ArgumentsCamelCase<ServeArgs>) => {
     const serversFile = args.servers ?? DEFAULT_SERVERS_FILE;

@@ -9,12 +9,14 @@
  *
  * Defaults: port 8080 on 0.0.0.0, admin 127.0.0.1:8081, round_robin, timeout 30 s, connect timeout 5 s,
  * 2 retries, 10 s to finish in-flight requests at shutdown; health checks every 2 s, 1 s timeout, fall 3,
- * rise 2 (HAProxy's); consistent hash 160 virtual nodes with fnv1a (ketama's count).
+ * rise 2 (HAProxy's); consistent hash 160 virtual nodes with fnv1a (ketama's count), keyed by client IP;
+ * sticky sessions off, cookie `lb_session` for 30 minutes, at most 100 000 sessions tracked.
  */
 import { readFile } from 'node:fs/promises';
 import { ALGORITHM_NAMES, isAlgorithmName, type AlgorithmName } from '../shared/api-types.js';
 import { LbError } from '../shared/errors.js';
 import { isLogLevel, LOG_LEVELS, type LogLevel } from '../shared/log.js';
+import { HASH_KEY_HELP, parseHashKey, type HashKeySpec } from './hash-key.js';
 import type { ServerInit } from './server.js';
 
 export const HASH_FUNCTIONS = ['fnv1a', 'djb2', 'md5', 'sha1'] as const;
@@ -36,6 +38,20 @@ export interface ConsistentHashConfig {
   hashFunction: HashFunctionName;
 }
 
+export const STICKY_MODES = ['off', 'cookie', 'ip'] as const;
+export type StickyMode = (typeof STICKY_MODES)[number];
+
+export interface StickyConfig {
+  mode: StickyMode;
+  cookieName: string;
+  /** Cookie Max-Age, and how long an idle session is still counted. */
+  ttlMs: number;
+  /** HMAC key for the cookie; random per process when null (set it to share cookies between instances). */
+  secret: string | null;
+  /** Most sessions tracked at once; the least recently seen go first. */
+  maxSessions: number;
+}
+
 export interface BalancerConfig {
   port: number;
   host: string;
@@ -52,6 +68,8 @@ export interface BalancerConfig {
   logLevel: LogLevel;
   healthCheck: HealthCheckConfig;
   consistentHash: ConsistentHashConfig;
+  hashKey: HashKeySpec;
+  sticky: StickyConfig;
   /** Where the servers came from (for messages and reload); null when none was read. */
   serversFile: string | null;
   /** Unknown keys and other things worth a line in the log, never fatal. */
@@ -70,6 +88,10 @@ export interface ConfigFlags {
   connectTimeout?: number;
   retries?: number;
   logLevel?: string;
+  hashKey?: string;
+  sticky?: string;
+  stickyCookie?: string;
+  stickyTtl?: number;
 }
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -88,6 +110,8 @@ export const DEFAULT_CONFIG: Omit<BalancerConfig, 'servers' | 'serversFile' | 'w
   logLevel: 'info',
   healthCheck: { enabled: true, path: '/health', intervalMs: 2_000, timeoutMs: 1_000, fall: 3, rise: 2 },
   consistentHash: { virtualNodes: 160, hashFunction: 'fnv1a' },
+  hashKey: { kind: 'ip' },
+  sticky: { mode: 'off', cookieName: 'lb_session', ttlMs: 1_800_000, secret: null, maxSessions: 100_000 },
 };
 
 const MAX_SERVERS = 10_000;
@@ -195,6 +219,8 @@ interface FileSettings {
   retries?: number;
   healthCheck: HealthCheckConfig;
   consistentHash: ConsistentHashConfig;
+  hashKey?: HashKeySpec;
+  sticky: StickyConfig;
 }
 
 function parseFile(file: unknown, warnings: string[]): FileSettings {
@@ -202,13 +228,14 @@ function parseFile(file: unknown, warnings: string[]): FileSettings {
     servers: [],
     healthCheck: { ...DEFAULT_CONFIG.healthCheck },
     consistentHash: { ...DEFAULT_CONFIG.consistentHash },
+    sticky: { ...DEFAULT_CONFIG.sticky },
   };
   if (Array.isArray(file)) {
     settings.servers = parseServers(file, 'servers', warnings);
     return settings;
   }
   if (!isObject(file)) throw invalid('(top level)', 'must be a list of servers or an object with a "servers" list');
-  warnUnknown(file, ['load_balancer', 'servers', 'health_check', 'consistent_hash', 'admin'], '', warnings);
+  warnUnknown(file, ['load_balancer', 'servers', 'health_check', 'consistent_hash', 'sticky_sessions', 'admin'], '', warnings);
   if (file.servers !== undefined) settings.servers = parseServers(file.servers, 'servers', warnings);
 
   const lb = file.load_balancer;
@@ -252,7 +279,11 @@ function parseFile(file: unknown, warnings: string[]): FileSettings {
   const ch = file.consistent_hash;
   if (ch !== undefined) {
     if (!isObject(ch)) throw invalid('consistent_hash', 'must be an object');
-    warnUnknown(ch, ['virtual_nodes', 'hash_function'], 'consistent_hash', warnings);
+    warnUnknown(ch, ['virtual_nodes', 'hash_function', 'key'], 'consistent_hash', warnings);
+    if (ch.key !== undefined) {
+      if (typeof ch.key !== 'string') throw invalid('consistent_hash.key', `must be ${HASH_KEY_HELP}, got ${JSON.stringify(ch.key)}`);
+      settings.hashKey = parseHashKey(ch.key, 'consistent_hash.key');
+    }
     if (ch.virtual_nodes !== undefined) settings.consistentHash.virtualNodes = int(ch.virtual_nodes, 'consistent_hash.virtual_nodes', 1, 10_000);
     if (ch.hash_function !== undefined) {
       const fn = ch.hash_function;
@@ -262,7 +293,32 @@ function parseFile(file: unknown, warnings: string[]): FileSettings {
       settings.consistentHash.hashFunction = fn as HashFunctionName;
     }
   }
+  const st = file.sticky_sessions;
+  if (st !== undefined) {
+    if (!isObject(st)) throw invalid('sticky_sessions', 'must be an object');
+    warnUnknown(st, ['mode', 'cookie_name', 'ttl', 'secret', 'max_sessions'], 'sticky_sessions', warnings);
+    if (st.mode !== undefined) settings.sticky.mode = stickyMode(st.mode, 'sticky_sessions.mode');
+    if (st.cookie_name !== undefined) settings.sticky.cookieName = cookieName(st.cookie_name, 'sticky_sessions.cookie_name');
+    if (st.ttl !== undefined) settings.sticky.ttlMs = seconds(st.ttl, 'sticky_sessions.ttl', 1000, 31_536_000_000);
+    if (st.secret !== undefined) settings.sticky.secret = str(st.secret, 'sticky_sessions.secret', 4096);
+    if (st.max_sessions !== undefined) settings.sticky.maxSessions = int(st.max_sessions, 'sticky_sessions.max_sessions', 1, 10_000_000);
+  }
   return settings;
+}
+
+function stickyMode(value: unknown, path: string): StickyMode {
+  if (typeof value !== 'string' || !(STICKY_MODES as readonly string[]).includes(value)) {
+    throw invalid(path, `must be one of ${STICKY_MODES.join(', ')}, got ${JSON.stringify(value)}`);
+  }
+  return value as StickyMode;
+}
+
+/** RFC 6265 cookie-name token characters only: the name goes into Set-Cookie as is. */
+function cookieName(value: unknown, path: string): string {
+  if (typeof value !== 'string' || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$/.test(value)) {
+    throw invalid(path, `must be a cookie name (letters, digits, - and _), got ${JSON.stringify(value)}`);
+  }
+  return value;
 }
 
 function envInt(env: Env, name: string, min: number, max: number): number | undefined {
@@ -333,6 +389,14 @@ export function resolveConfig({ file, filePath, env, flags }: ResolveInput): Bal
     logLevel,
     healthCheck: fromFile.healthCheck,
     consistentHash: fromFile.consistentHash,
+    hashKey: flags.hashKey !== undefined ? parseHashKey(flags.hashKey, '--hash-key') : (fromFile.hashKey ?? d.hashKey),
+    sticky: {
+      ...fromFile.sticky,
+      ...(flags.sticky !== undefined ? { mode: stickyMode(flags.sticky, '--sticky') } : {}),
+      ...(flags.stickyCookie !== undefined ? { cookieName: cookieName(flags.stickyCookie, '--sticky-cookie') } : {}),
+      ...(flags.stickyTtl !== undefined ? { ttlMs: seconds(flags.stickyTtl, '--sticky-ttl', 1000, 31_536_000_000) } : {}),
+      ...(envStr(env, 'LB_STICKY_SECRET') !== undefined ? { secret: envStr(env, 'LB_STICKY_SECRET')! } : {}),
+    },
     serversFile: filePath,
     warnings,
   };

@@ -21,6 +21,7 @@ import type { BalancingAlgorithm, RequestContext } from './algorithms/index.js';
 import type { ServerPool } from './pool.js';
 import type { Server } from './server.js';
 import type { BalancerStats } from './stats.js';
+import type { StickySessions } from './sticky.js';
 import type { Upstreams } from './upstreams.js';
 
 export interface ProxyOptions {
@@ -41,6 +42,8 @@ export interface ProxyDeps {
   pool: ServerPool;
   /** A getter, because the algorithm can be switched while requests are in flight. */
   algorithm: () => BalancingAlgorithm;
+  /** Null when sticky sessions are off: the hot path then asks the algorithm directly. */
+  sticky: StickySessions | null;
   upstreams: Upstreams;
   stats: BalancerStats;
   logger: Logger;
@@ -97,6 +100,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
   #abort: ((err?: Error) => void) | null = null;
   #resume: (() => void) | null = null;
   #status = 0;
+  #setCookie: string | null = null;
   #responded = false;
   #waitingForDrain = false;
   #done = false;
@@ -107,13 +111,19 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     this.#req = req;
     this.#res = res;
     this.#hasBody = requestHasBody(req);
-    this.#ctx = { clientIp: req.socket.remoteAddress ?? '', method: req.method ?? 'GET', path: req.url ?? '/', exclude: null };
+    this.#ctx = {
+      clientIp: req.socket.remoteAddress ?? '',
+      method: req.method ?? 'GET',
+      path: req.url ?? '/',
+      headers: req.headers,
+      exclude: null,
+    };
     deps.inflight.count += 1;
     res.once('close', this.#onClientClose);
   }
 
   start(): void {
-    const server = this.#deps.algorithm().pick(this.#deps.pool.servers, this.#ctx);
+    const server = this.#pick();
     if (server === undefined) {
       this.#deps.stats.noServerAvailable += 1;
       this.#respondWithError('LB_NO_AVAILABLE_SERVER', 'no server is available to take the request', null);
@@ -156,7 +166,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     this.#resume = resume;
     const server = this.#server!;
     try {
-      this.#res.writeHead(statusCode, statusText || undefined, buildResponseHeaders(rawHeaders, server.id));
+      this.#res.writeHead(statusCode, statusText || undefined, buildResponseHeaders(rawHeaders, server.id, this.#setCookie));
     } catch (err) {
       // Node refuses header bytes the server sent (invalid characters): the answer cannot be relayed.
       this.#abort?.(err instanceof Error ? err : new Error(String(err)));
@@ -214,7 +224,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
       const tried = (this.#tried ??= new Set());
       tried.add(failed);
       this.#ctx.exclude = tried;
-      const next = this.#deps.algorithm().pick(this.#deps.pool.servers, this.#ctx);
+      const next = this.#pick();
       if (next !== undefined) {
         this.#deps.stats.retries += 1;
         this.#deps.logger.debug(`retry ${this.#ctx.method} ${this.#ctx.path}: ${failed.id} failed (${code}), trying ${next.id}`);
@@ -232,6 +242,14 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
   }
 
   // ---- internals ----
+
+  #pick(): Server | undefined {
+    const { sticky, pool } = this.#deps;
+    if (sticky === null) return this.#deps.algorithm().pick(pool.servers, this.#ctx);
+    const route = sticky.route(pool.servers, this.#ctx, this.#deps.algorithm());
+    this.#setCookie = route.setCookie;
+    return route.server;
+  }
 
   #canRetry(code: string): boolean {
     if (this.#attempts > this.#options.retries) return false;
@@ -327,7 +345,7 @@ function buildUpstreamHeaders(req: IncomingMessage, clientIp: string, proto: str
 }
 
 /** The server's headers minus hop-by-hop ones, as the flat [name, value, ...] list writeHead takes as is. */
-function buildResponseHeaders(rawHeaders: Buffer[], serverId: string): string[] {
+function buildResponseHeaders(rawHeaders: Buffer[], serverId: string, setCookie: string | null): string[] {
   const out: string[] = [];
   let named: Set<string> | null = null;
   for (let i = 0; i < rawHeaders.length; i += 2) {
@@ -345,6 +363,7 @@ function buildResponseHeaders(rawHeaders: Buffer[], serverId: string): string[] 
     for (let i = out.length - 2; i >= 0; i -= 2) if (named.has(out[i]!.toLowerCase())) out.splice(i, 2);
   }
   out.push('x-lb-server', serverId);
+  if (setCookie !== null) out.push('set-cookie', setCookie);
   return out;
 }
 

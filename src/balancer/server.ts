@@ -7,6 +7,7 @@
  */
 import type { ServerSnapshot, ServerState } from '../shared/api-types.js';
 import { LatencyHistogram } from './latency-histogram.js';
+import { PeakEwma } from './peak-ewma.js';
 
 export interface ServerInit {
   host: string;
@@ -19,6 +20,8 @@ export interface ServerInit {
 
 /** Weight of the newest sample in the latency EWMA: ~10 samples dominate, so a change shows quickly. */
 const EWMA_ALPHA = 0.2;
+/** What a failed request costs in the latency estimate: far slower than a healthy answer. */
+const FAILURE_LATENCY_PENALTY_MS = 1000;
 
 export class Server {
   readonly id: string;
@@ -40,6 +43,8 @@ export class Server {
   lastError: string | null = null;
   counterUnderflows = 0;
   readonly latency = new LatencyHistogram();
+  /** Latency cost for least_response_time; fed by every finished request. */
+  readonly peakEwma = new PeakEwma();
 
   constructor(init: ServerInit, addedAt = new Date()) {
     this.host = init.host;
@@ -66,7 +71,7 @@ export class Server {
   }
 
   /** `ok` is false for connect errors, timeouts and 5xx answers: what counts against a server. */
-  requestFinished(ok: boolean, durationMs: number, error: string | null): void {
+  requestFinished(ok: boolean, durationMs: number, error: string | null, nowMs = performance.now()): void {
     if (this.activeRequests <= 0) {
       this.counterUnderflows += 1;
     } else {
@@ -79,6 +84,9 @@ export class Server {
       this.lastError = error;
     }
     this.latency.record(durationMs);
+    // A refused connection fails in a millisecond: counted as fast, it would pull least-latency traffic
+    // onto a dead server. Failures count as a slow answer instead.
+    this.peakEwma.observe(ok ? durationMs : Math.max(durationMs, FAILURE_LATENCY_PENALTY_MS), nowMs);
     this.ewmaLatencyMs =
       this.latency.count === 1 ? durationMs : this.ewmaLatencyMs + EWMA_ALPHA * (durationMs - this.ewmaLatencyMs);
   }
@@ -90,6 +98,7 @@ export class Server {
     this.ewmaLatencyMs = 0;
     this.lastError = null;
     this.latency.reset();
+    this.peakEwma.reset();
   }
 
   snapshot(): ServerSnapshot {

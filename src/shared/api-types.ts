@@ -3,7 +3,15 @@
  * dashboard read. Changing a field here changes the contract for every client; add, never rename.
  */
 
-export const ALGORITHM_NAMES = ['round_robin', 'least_connections'] as const;
+export const ALGORITHM_NAMES = [
+  'round_robin',
+  'least_connections',
+  'weighted',
+  'least_response_time',
+  'consistent_hash',
+  'p2c',
+  'random',
+] as const;
 export type AlgorithmName = (typeof ALGORITHM_NAMES)[number];
 
 export function isAlgorithmName(value: unknown): value is AlgorithmName {
@@ -61,6 +69,14 @@ export interface StatsTotals {
   status: StatusClassCounts;
 }
 
+export interface SessionStats {
+  mode: 'off' | 'cookie' | 'ip';
+  /** Sessions seen within the idle timeout. */
+  active: number;
+  capacity: number;
+  ttlSeconds: number;
+}
+
 export interface StatsSnapshot {
   version: string;
   algorithm: AlgorithmName;
@@ -69,6 +85,7 @@ export interface StatsSnapshot {
   uptimeSeconds: number;
   url: string;
   totals: StatsTotals;
+  sessions: SessionStats;
   servers: ServerSnapshot[];
 }
 

@@ -50,7 +50,7 @@ describe('bad config is rejected with the path of the bad field', () => {
     ['entry not an object', ['localhost:3001'], {}, {}, 'servers[0]: must be an object'],
     ['duplicate', [{ host: 'a', port: 1 }, { host: 'a', port: 1 }], {}, {}, 'servers[1]: duplicate of servers[0] (a:1)'],
     ['servers not a list', { servers: { a: 1 } }, {}, {}, 'servers: must be a list of servers'],
-    ['bad algorithm', { load_balancer: { algorithm: 'fastest' } }, {}, {}, 'load_balancer.algorithm: must be one of round_robin, least_connections, got "fastest"'],
+    ['bad algorithm', { load_balancer: { algorithm: 'fastest' } }, {}, {}, 'load_balancer.algorithm: must be one of round_robin, least_connections, weighted, least_response_time, consistent_hash, p2c, random, got "fastest"'],
     ['bad interval', { health_check: { interval: 'often' } }, {}, {}, 'health_check.interval: must be a number of seconds, got "often"'],
     ['interval too short', { health_check: { interval: 0.01 } }, {}, {}, 'health_check.interval: must be between 0.1 and 3600 seconds'],
     ['bad hash function', { consistent_hash: { hash_function: 'crc32' } }, {}, {}, 'consistent_hash.hash_function: must be one of fnv1a, djb2, md5, sha1'],
@@ -85,5 +85,27 @@ describe('bad config is rejected with the path of the bad field', () => {
     await expect(load(join(dir, 'none.json'))).rejects.toThrow(`${join(dir, 'none.json')}: file not found`);
     // The default file may be missing: the balancer starts empty.
     expect((await load(join(dir, 'none.json'), false)).servers).toEqual([]);
+  });
+});
+
+describe('algorithm and sticky settings', () => {
+  it('reads hash key and sticky sessions from the file, flags and env', () => {
+    const file = { consistent_hash: { key: 'header:X-User' }, sticky_sessions: { mode: 'cookie', cookie_name: 'sid', ttl: 60 } };
+    const fromFile = resolve(file);
+    expect(fromFile.hashKey).toEqual({ kind: 'header', name: 'x-user' });
+    expect(fromFile.sticky).toMatchObject({ mode: 'cookie', cookieName: 'sid', ttlMs: 60_000, secret: null });
+    const overridden = resolve(file, { LB_STICKY_SECRET: 'k' }, { hashKey: 'cookie:uid', sticky: 'ip', stickyTtl: 5 });
+    expect(overridden.hashKey).toEqual({ kind: 'cookie', name: 'uid' });
+    expect(overridden.sticky).toMatchObject({ mode: 'ip', cookieName: 'sid', ttlMs: 5000, secret: 'k' });
+  });
+
+  it.each([
+    [{ consistent_hash: { key: 'body' } }, {}, 'consistent_hash.key: must be ip, path, header:NAME, cookie:NAME or query:NAME, got "body"'],
+    [{ sticky_sessions: { mode: 'always' } }, {}, 'sticky_sessions.mode: must be one of off, cookie, ip, got "always"'],
+    [{ sticky_sessions: { cookie_name: 'a b' } }, {}, 'sticky_sessions.cookie_name: must be a cookie name'],
+    [{}, { sticky: 'sometimes' }, '--sticky: must be one of off, cookie, ip'],
+    [{}, { hashKey: 'query:' }, '--hash-key: must be ip, path'],
+  ])('rejects %j %j', (file, flags, message) => {
+    expect(() => resolve(file, {}, flags)).toThrow(message);
   });
 });

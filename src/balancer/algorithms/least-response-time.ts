@@ -1,0 +1,89 @@
+/**
+ * least_response_time: the lower of two random candidates' cost, where cost is the server's peak-EWMA
+ * latency times (active requests + 1), as Finagle and Linkerd do.
+ *
+ * Two rules keep every server measured, so none is starved (Traefik's leasttime sent 5 of 1 500 requests
+ * to a server after a few slow answers, traefik#12306):
+ * - a server without samples yet is tried first (new, re-added, or after a counter reset);
+ * - a server not picked in the last 8 × n picks is offered the next one when it is idle, so a server that
+ *   recovered is seen to have recovered. A server that really is slow costs at most ~1/(8n) of traffic.
+ * Both checks look at a few servers per pick, so a pick stays O(1).
+ */
+import type { Random } from '../../shared/random.js';
+import type { Server } from '../server.js';
+import { randomEligiblePair } from './select.js';
+import { isEligible, type BalancingAlgorithm, type RequestContext } from './types.js';
+
+const UNMEASURED_CHECKS_PER_PICK = 4;
+const PROBE_AFTER_PICKS_PER_SERVER = 8;
+
+export class LeastResponseTime implements BalancingAlgorithm {
+  readonly name = 'least_response_time' as const;
+  readonly #random: Random;
+  readonly #nowMs: () => number;
+  /** Servers that had no sample when the set last changed; emptied as they get measured. */
+  #unmeasured: Server[] = [];
+  #unmeasuredCursor = 0;
+  readonly #lastPicked = new Map<Server, number>();
+  #picks = 0;
+  #probeCursor = 0;
+
+  constructor(random: Random, nowMs: () => number) {
+    this.#random = random;
+    this.#nowMs = nowMs;
+  }
+
+  rebuild(servers: readonly Server[]): void {
+    this.#unmeasured = servers.filter((s) => !s.peakEwma.hasSamples);
+    this.#unmeasuredCursor = 0;
+    for (const server of this.#lastPicked.keys()) if (!servers.includes(server)) this.#lastPicked.delete(server);
+  }
+
+  pick(servers: readonly Server[], ctx: RequestContext): Server | undefined {
+    this.#picks += 1;
+    const chosen = this.#nextUnmeasured(ctx) ?? this.#stale(servers, ctx) ?? this.#cheaperOfTwo(servers, ctx);
+    if (chosen !== undefined) this.#lastPicked.set(chosen, this.#picks);
+    return chosen;
+  }
+
+  #cheaperOfTwo(servers: readonly Server[], ctx: RequestContext): Server | undefined {
+    const pair = randomEligiblePair(servers, ctx, this.#random);
+    if (pair === undefined) return undefined;
+    const [a, b] = pair;
+    if (b === undefined) return a;
+    const now = this.#nowMs();
+    return cost(a, now) <= cost(b, now) ? a : b;
+  }
+
+  /** The next server in rotation, if it has gone unpicked for too long and is idle. */
+  #stale(servers: readonly Server[], ctx: RequestContext): Server | undefined {
+    const n = servers.length;
+    if (n < 2) return undefined;
+    const server = servers[this.#probeCursor % n]!;
+    this.#probeCursor = (this.#probeCursor + 1) % n;
+    const last = this.#lastPicked.get(server) ?? 0;
+    const stale = this.#picks - last > PROBE_AFTER_PICKS_PER_SERVER * n;
+    return stale && server.activeRequests === 0 && isEligible(server, ctx) ? server : undefined;
+  }
+
+  /** An idle, eligible server never measured, looking at a few candidates per pick. */
+  #nextUnmeasured(ctx: RequestContext): Server | undefined {
+    const list = this.#unmeasured;
+    for (let budget = UNMEASURED_CHECKS_PER_PICK; budget > 0 && list.length > 0; budget--) {
+      const index = this.#unmeasuredCursor % list.length;
+      const server = list[index]!;
+      if (server.peakEwma.hasSamples) {
+        list[index] = list[list.length - 1]!;
+        list.pop();
+        continue;
+      }
+      this.#unmeasuredCursor = index + 1;
+      if (isEligible(server, ctx) && server.activeRequests === 0) return server;
+    }
+    return undefined;
+  }
+}
+
+function cost(server: Server, now: number): number {
+  return server.peakEwma.valueAt(now) * (server.activeRequests + 1);
+}
