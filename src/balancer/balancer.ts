@@ -7,7 +7,7 @@
 import { once } from 'node:events';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ALGORITHM_NAMES, type AlgorithmName, type StatsSnapshot } from '../shared/api-types.js';
+import { ALGORITHM_NAMES, type AlgorithmName, type BalancerEventType, type StatsSnapshot } from '../shared/api-types.js';
 import { LbError } from '../shared/errors.js';
 import { silentLogger, type Logger } from '../shared/log.js';
 import { defaultRandom, type Random } from '../shared/random.js';
@@ -15,13 +15,20 @@ import { VERSION } from '../shared/version.js';
 import { createAdminHandler, type AdminTarget } from './admin.js';
 import { createAlgorithm, type AlgorithmOptions, type BalancingAlgorithm } from './algorithms/index.js';
 import type { BalancerConfig } from './config.js';
+import { ActiveHealthChecker } from './health/active.js';
+import { PassiveHealth } from './health/passive.js';
 import { ServerPool } from './pool.js';
 import { createProxyHandler, type InflightCounter } from './proxy.js';
+import { RequestQueue } from './request-queue.js';
+import { RetryBudget } from './retry-budget.js';
+import type { Server } from './server.js';
 import { BalancerStats } from './stats.js';
 import { StickySessions } from './sticky.js';
 import { Upstreams } from './upstreams.js';
 
 export interface BalancerHandle {
+  /** One round of active health checks now (tests; also what the scheduler runs). */
+  checkHealth(): Promise<void>;
   /** Traffic URL (loopback form when listening on all interfaces). */
   readonly url: string;
   readonly adminUrl: string;
@@ -39,16 +46,23 @@ export interface StartOptions {
   random?: Random;
 }
 
-/** Client keep-alive longer than typical upstream idle timeouts, as nginx's 75 s: clients reuse connections. */
-const CLIENT_KEEP_ALIVE_MS = 65_000;
-/** Slowloris guard: a client must send its whole header block within this time (Node's default is 60 s). */
-const CLIENT_HEADERS_TIMEOUT_MS = 30_000;
 
 export async function startBalancer(config: BalancerConfig, options: StartOptions = {}): Promise<BalancerHandle> {
   const logger = options.logger ?? silentLogger;
   const startedAt = new Date();
-  const pool = new ServerPool(config.servers);
+  const pool = new ServerPool(config.servers, {
+    maxConns: config.limits.maxConnsPerServer,
+    breaker: { failThreshold: config.circuitBreaker.failThreshold, openTimeMs: config.circuitBreaker.openTimeMs },
+    // Without active checks nothing would ever mark a server healthy: start them in rotation then.
+    startHealthy: config.healthCheck.startHealthy || !config.healthCheck.enabled,
+  });
   const stats = new BalancerStats();
+  const event = (type: BalancerEventType, server: Server | null, detail: string): void => {
+    stats.event(type, server?.id ?? null, detail);
+    const line = `${type}${server ? ` ${server.id}` : ''}${detail ? `: ${detail}` : ''}`;
+    if (type === 'server-down' || type === 'circuit-open' || type === 'ejection-refused') logger.warn(line);
+    else logger.info(line);
+  };
   const upstreams = new Upstreams({ connectionsPerServer: 128, connectTimeoutMs: config.connectTimeoutMs });
   const inflight: InflightCounter = { count: 0 };
   const algorithmOptions: AlgorithmOptions = {
@@ -65,20 +79,29 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
     algorithm.rebuild?.(servers);
     sticky?.rebuild(servers);
   });
-  pool.on('server-added', (server) => logger.info(`server ${server.id} added (${server.origin}, weight ${server.weight})`));
+  pool.on('server-added', (server) => event('server-added', server, `${server.origin}, weight ${server.weight}`));
   pool.on('server-removed', (server) => {
-    logger.info(`server ${server.id} removed; its ${server.activeRequests} in-flight requests finish`);
+    event('server-removed', server, `${server.activeRequests} in-flight requests finish`);
     upstreams.release(server);
   });
+  const passive = new PassiveHealth(pool, config.circuitBreaker, event);
+  const checker = config.healthCheck.enabled ? new ActiveHealthChecker(pool, config.healthCheck, event) : null;
+  const queue = new RequestQueue(config.limits.maxQueue, config.limits.queueTimeoutMs);
+  const retryBudget = new RetryBudget(config.limits.retryBudgetRatio, config.limits.retryBudgetMin);
 
   const uptimeSeconds = (): number => Math.round((Date.now() - startedAt.getTime()) / 100) / 10;
   const activeRequests = (): number => pool.servers.reduce((sum, s) => sum + s.activeRequests, 0);
 
   const proxy = createProxyHandler(
-    { pool, algorithm: () => algorithm, sticky, upstreams, stats, logger, inflight },
+    { pool, algorithm: () => algorithm, sticky, upstreams, stats, logger, inflight, passive, retryBudget, queue },
     { timeoutMs: config.timeoutMs, retries: config.retries, forwardedProto: 'http' },
   );
-  const traffic = createServer({ keepAliveTimeout: CLIENT_KEEP_ALIVE_MS, headersTimeout: CLIENT_HEADERS_TIMEOUT_MS }, proxy);
+  // Client keep-alive longer than typical upstream idle timeouts (nginx uses 75 s) so clients reuse
+  // connections; the header timeout is the slowloris guard (Node's own default is 60 s).
+  const traffic = createServer(
+    { keepAliveTimeout: config.limits.clientIdleTimeoutMs, headersTimeout: config.limits.clientHeaderTimeoutMs },
+    proxy,
+  );
 
   let url = '';
   const snapshot = (): StatsSnapshot => ({
@@ -88,7 +111,7 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
     startedAt: startedAt.toISOString(),
     uptimeSeconds: uptimeSeconds(),
     url,
-    totals: stats.totals(activeRequests()),
+    totals: stats.totals(activeRequests(), queue.length),
     sessions: sticky?.stats() ?? { mode: 'off', active: 0, capacity: 0, ttlSeconds: 0 },
     servers: pool.servers.map((s) => s.snapshot()),
   });
@@ -115,7 +138,7 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
         servers,
       };
     },
-    history: () => ({ capacity: stats.historyCapacity, requests: stats.history() }),
+    history: () => ({ capacity: stats.historyCapacity, requests: stats.history(), events: stats.events() }),
     health: () => ({
       status: 'ok',
       version: VERSION,
@@ -126,8 +149,15 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
     removeServer: (idOrAddress) => pool.remove(idOrAddress).snapshot(),
     updateServer: (idOrAddress, update) => {
       const server = pool.require(idOrAddress);
-      if (update.weight !== undefined) pool.setWeight(server.id, update.weight);
-      if (update.drain !== undefined) pool.setDraining(server.id, update.drain);
+      if (update.weight !== undefined && update.weight !== server.weight) {
+        const previous = server.weight;
+        pool.setWeight(server.id, update.weight);
+        event('weight-changed', server, `${previous} -> ${update.weight}`);
+      }
+      if (update.drain !== undefined && update.drain !== server.draining) {
+        pool.setDraining(server.id, update.drain);
+        event(update.drain ? 'server-draining' : 'server-undrained', server, `${server.activeRequests} in flight`);
+      }
       return server.snapshot();
     },
     setAlgorithm: (name) => {
@@ -137,7 +167,7 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
         next.rebuild?.(pool.servers);
         // One assignment: requests already routed keep their server; the next pick uses the new policy.
         algorithm = next;
-        logger.info(`algorithm switched from ${previous} to ${name}`);
+        event('algorithm-switched', null, `${previous} -> ${name}`);
       }
       return { algorithm: name, previous };
     },
@@ -149,7 +179,10 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
       algorithm.rebuild?.(pool.servers);
     },
   };
-  const adminServer = createServer({ headersTimeout: CLIENT_HEADERS_TIMEOUT_MS }, createAdminHandler(admin, { token: config.adminToken, logger }));
+  const adminServer = createServer(
+    { headersTimeout: config.limits.clientHeaderTimeoutMs },
+    createAdminHandler(admin, { token: config.adminToken, logger }),
+  );
 
   try {
     await listen(traffic, config.port, config.host, 'traffic');
@@ -160,6 +193,7 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
     await upstreams.closeAll(0);
     throw err;
   }
+  checker?.start();
   const port = (traffic.address() as AddressInfo).port;
   const adminPort = (adminServer.address() as AddressInfo).port;
   url = `http://${displayHost(config.host)}:${port}`;
@@ -170,12 +204,14 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
     (closing ??= (async () => {
       traffic.close();
       adminServer.close();
+      await checker?.close();
       // Idle keep-alive connections would otherwise hold the listener open until they time out.
       const deadline = Date.now() + config.shutdownTimeoutMs;
       while (inflight.count > 0 && Date.now() < deadline) {
         traffic.closeIdleConnections();
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
+      queue.clear();
       traffic.closeAllConnections();
       adminServer.closeAllConnections();
       await upstreams.closeAll(1000);
@@ -189,6 +225,7 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
     pool,
     admin,
     algorithm: () => algorithm.name,
+    checkHealth: async () => checker?.runRound(),
     close,
   };
 }

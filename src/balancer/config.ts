@@ -31,6 +31,35 @@ export interface HealthCheckConfig {
   fall: number;
   /** Consecutive successes that bring it back. */
   rise: number;
+  /** Status codes that pass, inclusive. Default 200-399 (HAProxy's 2xx and 3xx). */
+  expectedStatus: { min: number; max: number };
+  /** Servers start in rotation before their first check, as nginx and Traefik do. */
+  startHealthy: boolean;
+}
+
+export interface CircuitBreakerConfig {
+  enabled: boolean;
+  /** Consecutive failures (connect errors, resets, timeouts, 5xx) that open a server's circuit. */
+  failThreshold: number;
+  openTimeMs: number;
+  /** Most servers ejected at once, as a share of the pool (Envoy's max_ejection_percent); at least one. */
+  maxEjectionPercent: number;
+}
+
+export interface LimitsConfig {
+  /** Most requests in flight to one server; 0 = no limit (HAProxy's maxconn). Per-server `max_conns` wins. */
+  maxConnsPerServer: number;
+  /** Most requests waiting for a free server when every one is full (HAProxy's maxqueue). */
+  maxQueue: number;
+  queueTimeoutMs: number;
+  /** Retries may be at most this share of recent requests (Envoy's retry budget). */
+  retryBudgetRatio: number;
+  /** ...but at least this many in the window, so a quiet balancer still retries. */
+  retryBudgetMin: number;
+  /** How long a client connection may take to send its request headers (slowloris guard). */
+  clientHeaderTimeoutMs: number;
+  /** Idle keep-alive time of client connections. */
+  clientIdleTimeoutMs: number;
 }
 
 export interface ConsistentHashConfig {
@@ -67,6 +96,8 @@ export interface BalancerConfig {
   shutdownTimeoutMs: number;
   logLevel: LogLevel;
   healthCheck: HealthCheckConfig;
+  circuitBreaker: CircuitBreakerConfig;
+  limits: LimitsConfig;
   consistentHash: ConsistentHashConfig;
   hashKey: HashKeySpec;
   sticky: StickyConfig;
@@ -88,6 +119,11 @@ export interface ConfigFlags {
   connectTimeout?: number;
   retries?: number;
   logLevel?: string;
+  healthCheck?: boolean;
+  healthPath?: string;
+  healthInterval?: number;
+  healthTimeout?: number;
+  maxConns?: number;
   hashKey?: string;
   sticky?: string;
   stickyCookie?: string;
@@ -108,7 +144,26 @@ export const DEFAULT_CONFIG: Omit<BalancerConfig, 'servers' | 'serversFile' | 'w
   retries: 2,
   shutdownTimeoutMs: 10_000,
   logLevel: 'info',
-  healthCheck: { enabled: true, path: '/health', intervalMs: 2_000, timeoutMs: 1_000, fall: 3, rise: 2 },
+  healthCheck: {
+    enabled: true,
+    path: '/health',
+    intervalMs: 2_000,
+    timeoutMs: 1_000,
+    fall: 3,
+    rise: 2,
+    expectedStatus: { min: 200, max: 399 },
+    startHealthy: true,
+  },
+  circuitBreaker: { enabled: true, failThreshold: 3, openTimeMs: 5_000, maxEjectionPercent: 50 },
+  limits: {
+    maxConnsPerServer: 0,
+    maxQueue: 1_000,
+    queueTimeoutMs: 5_000,
+    retryBudgetRatio: 0.2,
+    retryBudgetMin: 10,
+    clientHeaderTimeoutMs: 30_000,
+    clientIdleTimeoutMs: 65_000,
+  },
   consistentHash: { virtualNodes: 160, hashFunction: 'fnv1a' },
   hashKey: { kind: 'ip' },
   sticky: { mode: 'off', cookieName: 'lb_session', ttlMs: 1_800_000, secret: null, maxSessions: 100_000 },
@@ -166,7 +221,7 @@ function algorithm(value: unknown, path: string): AlgorithmName {
 /** Validates one server entry: `{host, port, weight?, name?}` or `{url}` (as the bench harness writes). */
 export function parseServer(value: unknown, path: string, warnings: string[] = []): ServerInit {
   if (!isObject(value)) throw invalid(path, `must be an object like {"host": "127.0.0.1", "port": 3001}, got ${JSON.stringify(value)}`);
-  warnUnknown(value, ['host', 'port', 'weight', 'name', 'url', 'id'], path, warnings);
+  warnUnknown(value, ['host', 'port', 'weight', 'name', 'url', 'id', 'max_conns'], path, warnings);
   let host: string;
   let port: number;
   if (value.host === undefined && value.port === undefined && typeof value.url === 'string') {
@@ -188,6 +243,7 @@ export function parseServer(value: unknown, path: string, warnings: string[] = [
   if (value.weight !== undefined) init.weight = int(value.weight, `${path}.weight`, 1, MAX_WEIGHT);
   const name = value.name ?? value.id;
   if (name !== undefined) init.name = str(name, `${path}.name`, 64);
+  if (value.max_conns !== undefined) init.maxConns = int(value.max_conns, `${path}.max_conns`, 0, 1_000_000);
   return init;
 }
 
@@ -218,6 +274,8 @@ interface FileSettings {
   connectTimeoutMs?: number;
   retries?: number;
   healthCheck: HealthCheckConfig;
+  circuitBreaker: CircuitBreakerConfig;
+  limits: LimitsConfig;
   consistentHash: ConsistentHashConfig;
   hashKey?: HashKeySpec;
   sticky: StickyConfig;
@@ -227,6 +285,8 @@ function parseFile(file: unknown, warnings: string[]): FileSettings {
   const settings: FileSettings = {
     servers: [],
     healthCheck: { ...DEFAULT_CONFIG.healthCheck },
+    circuitBreaker: { ...DEFAULT_CONFIG.circuitBreaker },
+    limits: { ...DEFAULT_CONFIG.limits },
     consistentHash: { ...DEFAULT_CONFIG.consistentHash },
     sticky: { ...DEFAULT_CONFIG.sticky },
   };
@@ -235,13 +295,29 @@ function parseFile(file: unknown, warnings: string[]): FileSettings {
     return settings;
   }
   if (!isObject(file)) throw invalid('(top level)', 'must be a list of servers or an object with a "servers" list');
-  warnUnknown(file, ['load_balancer', 'servers', 'health_check', 'consistent_hash', 'sticky_sessions', 'admin'], '', warnings);
+  warnUnknown(file, ['load_balancer', 'servers', 'health_check', 'circuit_breaker', 'consistent_hash', 'sticky_sessions', 'admin'], '', warnings);
   if (file.servers !== undefined) settings.servers = parseServers(file.servers, 'servers', warnings);
 
   const lb = file.load_balancer;
   if (lb !== undefined) {
     if (!isObject(lb)) throw invalid('load_balancer', 'must be an object');
-    warnUnknown(lb, ['port', 'host', 'algorithm', 'timeout', 'connect_timeout', 'retries'], 'load_balancer', warnings);
+    warnUnknown(
+      lb,
+      ['port', 'host', 'algorithm', 'timeout', 'connect_timeout', 'retries', 'max_conns', 'max_queue', 'queue_timeout', 'retry_budget', 'client_header_timeout', 'idle_timeout'],
+      'load_balancer',
+      warnings,
+    );
+    const l = settings.limits;
+    if (lb.max_conns !== undefined) l.maxConnsPerServer = int(lb.max_conns, 'load_balancer.max_conns', 0, 1_000_000);
+    if (lb.max_queue !== undefined) l.maxQueue = int(lb.max_queue, 'load_balancer.max_queue', 0, 1_000_000);
+    if (lb.queue_timeout !== undefined) l.queueTimeoutMs = seconds(lb.queue_timeout, 'load_balancer.queue_timeout', 1, 3_600_000);
+    if (lb.retry_budget !== undefined) {
+      const rb = lb.retry_budget;
+      if (typeof rb !== 'number' || !(rb >= 0 && rb <= 1)) throw invalid('load_balancer.retry_budget', `must be a share of requests 0-1, got ${JSON.stringify(rb)}`);
+      l.retryBudgetRatio = rb;
+    }
+    if (lb.client_header_timeout !== undefined) l.clientHeaderTimeoutMs = seconds(lb.client_header_timeout, 'load_balancer.client_header_timeout', 100, 3_600_000);
+    if (lb.idle_timeout !== undefined) l.clientIdleTimeoutMs = seconds(lb.idle_timeout, 'load_balancer.idle_timeout', 100, 3_600_000);
     if (lb.port !== undefined) settings.port = int(lb.port, 'load_balancer.port', 0, 65535);
     if (lb.host !== undefined) settings.host = str(lb.host, 'load_balancer.host');
     if (lb.algorithm !== undefined) settings.algorithm = algorithm(lb.algorithm, 'load_balancer.algorithm');
@@ -262,18 +338,28 @@ function parseFile(file: unknown, warnings: string[]): FileSettings {
   const hc = file.health_check;
   if (hc !== undefined) {
     if (!isObject(hc)) throw invalid('health_check', 'must be an object');
-    warnUnknown(hc, ['enabled', 'path', 'interval', 'timeout', 'retries', 'fall', 'rise'], 'health_check', warnings);
+    warnUnknown(hc, ['enabled', 'path', 'interval', 'timeout', 'retries', 'fall', 'rise', 'expected_status', 'start_healthy'], 'health_check', warnings);
     const h = settings.healthCheck;
     if (hc.enabled !== undefined) h.enabled = bool(hc.enabled, 'health_check.enabled');
-    if (hc.path !== undefined) {
-      h.path = str(hc.path, 'health_check.path', 2048);
-      if (!h.path.startsWith('/')) throw invalid('health_check.path', `must start with "/", got ${JSON.stringify(hc.path)}`);
-    }
+    if (hc.path !== undefined) h.path = healthPath(hc.path, 'health_check.path');
     if (hc.interval !== undefined) h.intervalMs = seconds(hc.interval, 'health_check.interval', 100, 3_600_000);
     if (hc.timeout !== undefined) h.timeoutMs = seconds(hc.timeout, 'health_check.timeout', 10, 600_000);
     if (hc.retries !== undefined) h.fall = int(hc.retries, 'health_check.retries', 1, 100);
     if (hc.fall !== undefined) h.fall = int(hc.fall, 'health_check.fall', 1, 100);
     if (hc.rise !== undefined) h.rise = int(hc.rise, 'health_check.rise', 1, 100);
+    if (hc.expected_status !== undefined) h.expectedStatus = statusRange(hc.expected_status, 'health_check.expected_status');
+    if (hc.start_healthy !== undefined) h.startHealthy = bool(hc.start_healthy, 'health_check.start_healthy');
+  }
+
+  const cb = file.circuit_breaker;
+  if (cb !== undefined) {
+    if (!isObject(cb)) throw invalid('circuit_breaker', 'must be an object');
+    warnUnknown(cb, ['enabled', 'fail_threshold', 'open_time', 'max_ejection_percent'], 'circuit_breaker', warnings);
+    const c = settings.circuitBreaker;
+    if (cb.enabled !== undefined) c.enabled = bool(cb.enabled, 'circuit_breaker.enabled');
+    if (cb.fail_threshold !== undefined) c.failThreshold = int(cb.fail_threshold, 'circuit_breaker.fail_threshold', 1, 1000);
+    if (cb.open_time !== undefined) c.openTimeMs = seconds(cb.open_time, 'circuit_breaker.open_time', 10, 3_600_000);
+    if (cb.max_ejection_percent !== undefined) c.maxEjectionPercent = int(cb.max_ejection_percent, 'circuit_breaker.max_ejection_percent', 0, 100);
   }
 
   const ch = file.consistent_hash;
@@ -304,6 +390,24 @@ function parseFile(file: unknown, warnings: string[]): FileSettings {
     if (st.max_sessions !== undefined) settings.sticky.maxSessions = int(st.max_sessions, 'sticky_sessions.max_sessions', 1, 10_000_000);
   }
   return settings;
+}
+
+function healthPath(value: unknown, path: string): string {
+  const text = str(value, path, 2048);
+  if (!text.startsWith('/')) throw invalid(path, `must start with "/", got ${JSON.stringify(value)}`);
+  return text;
+}
+
+/** `200`, `"200-399"` or `"2xx"` to an inclusive range. */
+function statusRange(value: unknown, path: string): { min: number; max: number } {
+  const text = String(value);
+  const single = /^([1-5]\d\d)$/.exec(text);
+  if (single) return { min: Number(single[1]), max: Number(single[1]) };
+  const range = /^([1-5]\d\d)-([1-5]\d\d)$/.exec(text);
+  if (range && Number(range[1]) <= Number(range[2])) return { min: Number(range[1]), max: Number(range[2]) };
+  const klass = /^([1-5])xx$/.exec(text);
+  if (klass) return { min: Number(klass[1]) * 100, max: Number(klass[1]) * 100 + 99 };
+  throw invalid(path, `must be a status like 200, a range like "200-399" or a class like "2xx", got ${JSON.stringify(value)}`);
 }
 
 function stickyMode(value: unknown, path: string): StickyMode {
@@ -387,7 +491,18 @@ export function resolveConfig({ file, filePath, env, flags }: ResolveInput): Bal
     retries: flags.retries !== undefined ? int(flags.retries, '--retries', 0, 10) : (fromFile.retries ?? d.retries),
     shutdownTimeoutMs: d.shutdownTimeoutMs,
     logLevel,
-    healthCheck: fromFile.healthCheck,
+    healthCheck: {
+      ...fromFile.healthCheck,
+      ...(flags.healthCheck !== undefined ? { enabled: flags.healthCheck } : {}),
+      ...(flags.healthPath !== undefined ? { path: healthPath(flags.healthPath, '--health-path') } : {}),
+      ...(flags.healthInterval !== undefined ? { intervalMs: seconds(flags.healthInterval, '--health-interval', 100, 3_600_000) } : {}),
+      ...(flags.healthTimeout !== undefined ? { timeoutMs: seconds(flags.healthTimeout, '--health-timeout', 10, 600_000) } : {}),
+    },
+    circuitBreaker: fromFile.circuitBreaker,
+    limits: {
+      ...fromFile.limits,
+      ...(flags.maxConns !== undefined ? { maxConnsPerServer: int(flags.maxConns, '--max-conns', 0, 1_000_000) } : {}),
+    },
     consistentHash: fromFile.consistentHash,
     hashKey: flags.hashKey !== undefined ? parseHashKey(flags.hashKey, '--hash-key') : (fromFile.hashKey ?? d.hashKey),
     sticky: {

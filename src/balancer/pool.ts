@@ -5,7 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { LbError } from '../shared/errors.js';
-import { Server, type ServerInit } from './server.js';
+import { DEFAULT_SERVER_DEFAULTS, Server, type ServerDefaults, type ServerInit } from './server.js';
 
 export interface PoolEvents {
   'server-added': [Server];
@@ -15,9 +15,11 @@ export interface PoolEvents {
 
 export class ServerPool extends EventEmitter<PoolEvents> {
   #servers: readonly Server[] = [];
+  readonly #defaults: ServerDefaults;
 
-  constructor(initial: readonly ServerInit[] = []) {
+  constructor(initial: readonly ServerInit[] = [], defaults: ServerDefaults = DEFAULT_SERVER_DEFAULTS) {
     super();
+    this.#defaults = defaults;
     for (const init of initial) this.add(init);
   }
 
@@ -53,7 +55,7 @@ export class ServerPool extends EventEmitter<PoolEvents> {
     if (this.findByAddress(init.host, init.port)) {
       throw new LbError('LB_CONFLICT', `server ${init.host}:${init.port} is already in the pool`);
     }
-    const server = new Server(init);
+    const server = new Server(init, this.#defaults);
     if (this.get(server.id)) throw new LbError('LB_CONFLICT', `a server named ${server.id} is already in the pool`);
     this.#servers = [...this.#servers, server];
     this.emit('server-added', server);

@@ -18,7 +18,10 @@ import type { LbErrorCode } from '../shared/errors.js';
 import { httpStatusOf } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import type { BalancingAlgorithm, RequestContext } from './algorithms/index.js';
+import type { PassiveHealth } from './health/passive.js';
 import type { ServerPool } from './pool.js';
+import type { RequestQueue, Waiter } from './request-queue.js';
+import type { RetryBudget } from './retry-budget.js';
 import type { Server } from './server.js';
 import type { BalancerStats } from './stats.js';
 import type { StickySessions } from './sticky.js';
@@ -48,6 +51,9 @@ export interface ProxyDeps {
   stats: BalancerStats;
   logger: Logger;
   inflight: InflightCounter;
+  passive: PassiveHealth;
+  retryBudget: RetryBudget;
+  queue: RequestQueue;
 }
 
 /** RFC 9110 §7.6.1 hop-by-hop fields, plus the legacy ones proxies still see. Lower case. */
@@ -82,7 +88,7 @@ export function createProxyHandler(deps: ProxyDeps, options: ProxyOptions): Prox
 }
 
 /** One client request and its attempts; it is also undici's dispatch handler for the current attempt. */
-class ProxyExchange implements Dispatcher.DispatchHandler {
+class ProxyExchange implements Dispatcher.DispatchHandler, Waiter {
   readonly #deps: ProxyDeps;
   readonly #options: ProxyOptions;
   readonly #req: IncomingMessage;
@@ -103,6 +109,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
   #setCookie: string | null = null;
   #responded = false;
   #waitingForDrain = false;
+  #queued = false;
   #done = false;
 
   constructor(deps: ProxyDeps, options: ProxyOptions, req: IncomingMessage, res: ServerResponse) {
@@ -123,13 +130,43 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
   }
 
   start(): void {
+    this.#deps.retryBudget.recordRequest(this.#startedAt);
+    this.#route(false);
+  }
+
+  /** Picks and dispatches; waits in the queue when every usable server is only full (max_conns). */
+  #route(requeueAtFront: boolean): void {
     const server = this.#pick();
-    if (server === undefined) {
-      this.#deps.stats.noServerAvailable += 1;
-      this.#respondWithError('LB_NO_AVAILABLE_SERVER', 'no server is available to take the request', null);
+    if (server !== undefined) {
+      this.#dispatch(server);
       return;
     }
-    this.#dispatch(server);
+    const { pool, queue, stats } = this.#deps;
+    if (pool.servers.some((s) => s.isFull() && s.enabled && s.healthy)) {
+      if (queue.enqueue(this, requeueAtFront)) {
+        if (!requeueAtFront) stats.queued += 1;
+        this.#queued = true;
+        return;
+      }
+      this.#respondWithError('LB_QUEUE_FULL', `every server is at max_conns and ${queue.maxLength} requests already wait`, null);
+      return;
+    }
+    stats.noServerAvailable += 1;
+    this.#respondWithError('LB_NO_AVAILABLE_SERVER', 'no server is available to take the request', null);
+  }
+
+  // ---- Waiter (the max_conns queue) ----
+
+  resume(): void {
+    this.#queued = false;
+    if (!this.#done) this.#route(true);
+  }
+
+  expire(): void {
+    this.#queued = false;
+    if (this.#done) return;
+    this.#deps.stats.queueTimeouts += 1;
+    this.#respondWithError('LB_QUEUE_TIMEOUT', `no server had a free slot within ${this.#deps.queue.timeoutMs} ms`, null);
   }
 
   #dispatch(server: Server): void {
@@ -139,6 +176,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     this.#attemptStartedAt = performance.now();
     this.#upstreamHeaders ??= buildUpstreamHeaders(this.#req, this.#ctx.clientIp, this.#options.forwardedProto);
     server.requestStarted();
+    this.#deps.passive.requestStarted(server);
     this.#deps.upstreams.for(server).dispatch(
       {
         path: this.#ctx.path,
@@ -186,7 +224,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
 
   onComplete(): void {
     this.#res.end();
-    this.#finishAttempt(this.#status < 500, this.#status >= 500 ? `HTTP ${this.#status}` : null);
+    this.#finishAttempt(this.#status < 500 ? 'ok' : 'failed', this.#status >= 500 ? `HTTP ${this.#status}` : null);
     this.#finish(this.#status, null);
   }
 
@@ -197,7 +235,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
       this.#handleError(err);
     } catch (bug) {
       this.#deps.logger.error(`proxy bug while handling ${errorCodeOf(err)}: ${(bug as Error).stack ?? String(bug)}`);
-      this.#finishAttempt(false, 'LB_INTERNAL');
+      this.#finishAttempt('abandoned', 'LB_INTERNAL');
       this.#res.destroy();
       this.#finish(this.#status, 'LB_INTERNAL');
     }
@@ -207,12 +245,12 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     const failed = this.#server;
     if (this.#done) {
       // The client went away and we aborted the upstream request: not the server's fault.
-      this.#finishAttempt(true, null);
+      this.#finishAttempt('abandoned', null);
       return;
     }
     const code = errorCodeOf(err);
     const lbCode = classify(code);
-    this.#finishAttempt(false, code);
+    this.#finishAttempt('failed', code);
     if (this.#responded || failed === null) {
       // Part of the answer is already on its way: the only honest signal left is a cut connection.
       this.#deps.stats.upstreamErrors += 1;
@@ -255,7 +293,11 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     if (this.#attempts > this.#options.retries) return false;
     const replayable = !this.#hasBody || !this.#req.readableDidRead;
     if (!replayable) return false;
-    return CONNECT_ERRORS.has(code) || (RESET_ERRORS.has(code) && IDEMPOTENT_METHODS.has(this.#ctx.method));
+    const safe = CONNECT_ERRORS.has(code) || (RESET_ERRORS.has(code) && IDEMPOTENT_METHODS.has(this.#ctx.method));
+    if (!safe) return false;
+    if (this.#deps.retryBudget.tryRetry(performance.now())) return true;
+    this.#deps.stats.retriesSkipped += 1;
+    return false;
   }
 
   readonly #onDrain = (): void => {
@@ -265,6 +307,10 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
 
   readonly #onClientClose = (): void => {
     this.#deps.inflight.count -= 1;
+    if (this.#queued) {
+      this.#deps.queue.remove(this);
+      this.#queued = false;
+    }
     if (this.#res.writableFinished || this.#done) return;
     // The client went away before its answer was complete: stop the server's work too.
     this.#deps.stats.clientAborts += 1;
@@ -272,11 +318,17 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     this.#abort?.(new Error('client closed the connection'));
   };
 
-  #finishAttempt(ok: boolean, error: string | null): void {
+  /** Accounts for the current attempt once; 'abandoned' is no verdict on the server (client gone, bug). */
+  #finishAttempt(outcome: 'ok' | 'failed' | 'abandoned', error: string | null): void {
     const server = this.#server;
     if (server === null) return;
     this.#server = null;
-    server.requestFinished(ok, performance.now() - this.#attemptStartedAt, error);
+    const now = performance.now();
+    server.requestFinished(outcome !== 'failed', now - this.#attemptStartedAt, error, now);
+    if (outcome === 'abandoned') this.#deps.passive.abandon(server);
+    else this.#deps.passive.record(server, outcome === 'ok', error);
+    // A slot freed on this server: the longest-waiting queued request may take it.
+    if (this.#deps.queue.length > 0) this.#deps.queue.wake();
   }
 
   #respondWithError(code: LbErrorCode, message: string, serverId: string | null): void {

@@ -1,11 +1,13 @@
 /**
- * One backend Server: its address, the operator's decisions (weight, enabled, draining), what was observed
- * (healthy), and its counters. `isAvailable()` is the one question every algorithm asks.
+ * One backend Server: its address, the operator's decisions (weight, enabled, draining, max_conns), what
+ * was observed (healthy from active checks, the circuit from passive ones), and its counters.
+ * `isAvailable()` is the one question every algorithm asks.
  *
  * Counters refuse to lie: `requestStarted()` before forwarding, `requestFinished()` exactly once after;
  * an active count that would go below zero is a bug, counted in `counterUnderflows` instead of hidden.
  */
-import type { ServerSnapshot, ServerState } from '../shared/api-types.js';
+import type { HealthCheckSnapshot, ServerSnapshot, ServerState } from '../shared/api-types.js';
+import { CircuitBreaker, type BreakerSettings } from './health/circuit-breaker.js';
 import { LatencyHistogram } from './latency-histogram.js';
 import { PeakEwma } from './peak-ewma.js';
 
@@ -16,7 +18,21 @@ export interface ServerInit {
   weight?: number;
   /** Shown instead of host:port; must be unique in the pool. */
   name?: string;
+  /** Most requests in flight to this server; 0 = no limit. Default: the balancer's max_conns. */
+  maxConns?: number;
 }
+
+export interface ServerDefaults {
+  maxConns: number;
+  breaker: BreakerSettings;
+  startHealthy: boolean;
+}
+
+export const DEFAULT_SERVER_DEFAULTS: ServerDefaults = {
+  maxConns: 0,
+  breaker: { failThreshold: 3, openTimeMs: 5_000 },
+  startHealthy: true,
+};
 
 /** Weight of the newest sample in the latency EWMA: ~10 samples dominate, so a change shows quickly. */
 const EWMA_ALPHA = 0.2;
@@ -30,10 +46,11 @@ export class Server {
   readonly origin: string;
   readonly addedAt: Date;
   weight: number;
+  maxConns: number;
   /** The operator's decision: false while draining or disabled. */
   enabled = true;
-  /** What health checks observed. */
-  healthy = true;
+  /** What active health checks observed. */
+  healthy: boolean;
   draining = false;
   activeRequests = 0;
   totalRequests = 0;
@@ -45,24 +62,43 @@ export class Server {
   readonly latency = new LatencyHistogram();
   /** Latency cost for least_response_time; fed by every finished request. */
   readonly peakEwma = new PeakEwma();
+  /** Passive health; opened and closed by health/passive.ts, which applies the ejection cap. */
+  readonly circuit: CircuitBreaker;
+  /** Last active health check, for the stats. */
+  healthCheck: HealthCheckSnapshot = { ok: null, detail: null, at: null, consecutiveFailures: 0, consecutiveSuccesses: 0 };
 
-  constructor(init: ServerInit, addedAt = new Date()) {
+  constructor(init: ServerInit, defaults: ServerDefaults = DEFAULT_SERVER_DEFAULTS, addedAt = new Date()) {
     this.host = init.host;
     this.port = init.port;
     this.weight = init.weight ?? 1;
+    this.maxConns = init.maxConns ?? defaults.maxConns;
+    this.healthy = defaults.startHealthy;
+    this.circuit = new CircuitBreaker(defaults.breaker);
     const hostForUrl = init.host.includes(':') ? `[${init.host}]` : init.host;
     this.origin = `http://${hostForUrl}:${init.port}`;
     this.id = init.name ?? `${init.host}:${init.port}`;
     this.addedAt = addedAt;
   }
 
+  /** Enabled, healthy, not full, and its circuit lets a request through. */
   isAvailable(): boolean {
-    return this.enabled && this.healthy;
+    return (
+      this.enabled &&
+      this.healthy &&
+      !this.isFull() &&
+      // Reading the clock only for an open circuit keeps the common case free of a clock call.
+      (this.circuit.isClosed || this.circuit.allows(performance.now()))
+    );
+  }
+
+  isFull(): boolean {
+    return this.maxConns > 0 && this.activeRequests >= this.maxConns;
   }
 
   get state(): ServerState {
     if (this.draining) return this.activeRequests > 0 ? 'draining' : 'drained';
-    return this.healthy ? 'up' : 'down';
+    if (!this.healthy) return 'down';
+    return this.circuit.isClosed ? 'up' : 'ejected';
   }
 
   requestStarted(): void {
@@ -101,7 +137,7 @@ export class Server {
     this.peakEwma.reset();
   }
 
-  snapshot(): ServerSnapshot {
+  snapshot(nowMs = performance.now()): ServerSnapshot {
     const finished = this.totalSuccesses + this.totalFailures;
     return {
       id: this.id,
@@ -123,6 +159,10 @@ export class Server {
       ewmaLatencyMs: round3(this.ewmaLatencyMs),
       lastError: this.lastError,
       addedAt: this.addedAt.toISOString(),
+      circuit: this.circuit.stateAt(nowMs),
+      circuitFailures: this.circuit.consecutiveFailures,
+      maxConns: this.maxConns,
+      healthCheck: { ...this.healthCheck },
     };
   }
 }

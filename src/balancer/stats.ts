@@ -1,9 +1,9 @@
 /**
- * Balancer-wide counters and the recent-request history. The history is a fixed ring of preallocated
- * entries (100 by default), overwritten in place, so recording a request allocates nothing and memory
- * stays bounded however long the balancer runs.
+ * Balancer-wide counters, the recent-request history and the recent state-change events. The history is
+ * a fixed ring of preallocated entries (100 by default), overwritten in place, so recording a request
+ * allocates nothing; events are rare and kept in a list of the same bound.
  */
-import type { HistoryEntry, StatsTotals, StatusClassCounts } from '../shared/api-types.js';
+import type { BalancerEvent, BalancerEventType, HistoryEntry, StatsTotals, StatusClassCounts } from '../shared/api-types.js';
 
 export const HISTORY_CAPACITY = 100;
 
@@ -30,6 +30,10 @@ export class BalancerStats {
   upstreamTimeouts = 0;
   upstreamErrors = 0;
   clientAborts = 0;
+  retriesSkipped = 0;
+  queued = 0;
+  queueTimeouts = 0;
+  readonly #events: BalancerEvent[] = [];
   readonly #status: [number, number, number, number, number] = [0, 0, 0, 0, 0];
   readonly #ring: HistorySlot[];
   #ringNext = 0;
@@ -97,7 +101,19 @@ export class BalancerStats {
     return out;
   }
 
-  totals(activeRequests: number): StatsTotals {
+  event(type: BalancerEventType, server: string | null, detail: string): BalancerEvent {
+    const event: BalancerEvent = { time: new Date().toISOString(), type, server, detail };
+    this.#events.push(event);
+    if (this.#events.length > this.historyCapacity) this.#events.shift();
+    return event;
+  }
+
+  /** Oldest first. */
+  events(): BalancerEvent[] {
+    return [...this.#events];
+  }
+
+  totals(activeRequests: number, queueLength: number): StatsTotals {
     const [s1, s2, s3, s4, s5] = this.#status;
     const status: StatusClassCounts = { '1xx': s1, '2xx': s2, '3xx': s3, '4xx': s4, '5xx': s5 };
     return {
@@ -111,6 +127,10 @@ export class BalancerStats {
       upstreamTimeouts: this.upstreamTimeouts,
       upstreamErrors: this.upstreamErrors,
       clientAborts: this.clientAborts,
+      retriesSkipped: this.retriesSkipped,
+      queued: this.queued,
+      queueTimeouts: this.queueTimeouts,
+      queueLength,
       status,
     };
   }
@@ -124,6 +144,9 @@ export class BalancerStats {
     this.upstreamTimeouts = 0;
     this.upstreamErrors = 0;
     this.clientAborts = 0;
+    this.retriesSkipped = 0;
+    this.queued = 0;
+    this.queueTimeouts = 0;
     this.#status.fill(0);
     this.#ringNext = 0;
     this.#ringSize = 0;

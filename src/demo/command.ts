@@ -64,7 +64,8 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
         `  for i in 1 2 3 4 5 6; do curl -s ${balancer.url}/ ; echo; done`,
         `  curl -s ${balancer.adminUrl}/lb/stats`,
         `  curl -s -X POST ${balancer.adminUrl}/lb/algorithm -d '{"algorithm":"least_connections"}'`,
-        `  curl -s "${servers[0]!.url}/control?error_rate=0.5"      # then watch failures in /lb/stats`,
+        `  curl -s "${servers[0]!.url}/control?healthy=false"       # leaves rotation after 3 failed checks`,
+        `  curl -s "${servers[1]!.url}/control?error_rate=0.5"      # its circuit opens: "ejected" in /lb/stats`,
         '',
         'Ctrl-C stops everything.',
       ];

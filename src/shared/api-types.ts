@@ -19,7 +19,20 @@ export function isAlgorithmName(value: unknown): value is AlgorithmName {
 }
 
 /** What a Server is doing, as one word for tables: the operator's decision first, then observations. */
-export type ServerState = 'up' | 'down' | 'draining' | 'drained';
+export type ServerState = 'up' | 'down' | 'ejected' | 'draining' | 'drained';
+
+/** Passive health: `open` takes no requests, `half_open` lets one trial through. */
+export type CircuitState = 'closed' | 'open' | 'half_open';
+
+export interface HealthCheckSnapshot {
+  /** null before the first check, or when checks are off. */
+  ok: boolean | null;
+  /** Status code or error of the last check. */
+  detail: string | null;
+  at: string | null;
+  consecutiveFailures: number;
+  consecutiveSuccesses: number;
+}
 
 export interface ServerSnapshot {
   id: string;
@@ -44,6 +57,12 @@ export interface ServerSnapshot {
   ewmaLatencyMs: number;
   lastError: string | null;
   addedAt: string;
+  circuit: CircuitState;
+  /** Consecutive failed requests as the breaker counts them. */
+  circuitFailures: number;
+  /** Most requests in flight; 0 = no limit. */
+  maxConns: number;
+  healthCheck: HealthCheckSnapshot;
 }
 
 export interface StatusClassCounts {
@@ -66,6 +85,12 @@ export interface StatsTotals {
   upstreamTimeouts: number;
   upstreamErrors: number;
   clientAborts: number;
+  /** Retries refused because the retry budget was spent. */
+  retriesSkipped: number;
+  /** Requests that waited for a free server (max_conns), and those that waited too long. */
+  queued: number;
+  queueTimeouts: number;
+  queueLength: number;
   status: StatusClassCounts;
 }
 
@@ -101,9 +126,32 @@ export interface HistoryEntry {
   error: string | null;
 }
 
+export type BalancerEventType =
+  | 'server-added'
+  | 'server-removed'
+  | 'server-down'
+  | 'server-up'
+  | 'circuit-open'
+  | 'circuit-half-open'
+  | 'circuit-closed'
+  | 'ejection-refused'
+  | 'server-draining'
+  | 'server-undrained'
+  | 'weight-changed'
+  | 'algorithm-switched';
+
+export interface BalancerEvent {
+  time: string;
+  type: BalancerEventType;
+  server: string | null;
+  detail: string;
+}
+
 export interface HistoryResponse {
   capacity: number;
   requests: HistoryEntry[];
+  /** State changes, oldest first, at most `capacity`. */
+  events: BalancerEvent[];
 }
 
 export interface HealthResponse {

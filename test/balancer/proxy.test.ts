@@ -129,10 +129,11 @@ describe('failures', () => {
     results.push(await get('/', { method: 'POST', body: 'payload' }));
     expect(results.map((r) => `${r.status} ${r.server}`)).toEqual(Array(8).fill('200 live'));
     const stats = lb.admin.stats();
-    // Without health checks (issue 4) round robin keeps offering the dead server: the retry's pick moves
-    // the cursor past the live one, so the next request starts at the dead one again: one retry each.
-    expect(stats.totals.retries).toBe(8);
-    expect(stats.servers.find((s) => s.id === 'dead')?.totalFailures).toBe(8);
+    // Round robin offers the dead server first each time (the retry's pick moves the cursor past the live
+    // one) until its circuit opens after 3 consecutive failures; then it is skipped.
+    expect(stats.totals.retries).toBe(3);
+    const deadStats = stats.servers.find((s) => s.id === 'dead')!;
+    expect([deadStats.totalFailures, deadStats.circuit, deadStats.state]).toEqual([3, 'open', 'ejected']);
     expect(stats.totals.failures).toBe(0);
     expect(JSON.parse(results[7]!.body).body_bytes).toBe(7);
   });

@@ -22,7 +22,10 @@ export interface LbOptions extends ConfigFlags {
   file?: unknown;
 }
 
-/** A balancer on loopback port 0 in front of `servers` (named by their test-server names). */
+/**
+ * A balancer on loopback port 0 in front of `servers` (named by their test-server names). Active health
+ * checks are off unless `healthCheck: true`: most tests want to see only their own requests.
+ */
 export async function startLb(servers: Array<TestServerHandle | { host: string; port: number; name?: string }>, options: LbOptions = {}): Promise<BalancerHandle> {
   const { file, ...flags } = options;
   const config = resolveConfig({
@@ -31,7 +34,7 @@ export async function startLb(servers: Array<TestServerHandle | { host: string; 
       servers.map((s) => ('url' in s ? { host: '127.0.0.1', port: s.port, name: s.name } : s)),
     filePath: null,
     env: {},
-    flags: { port: 0, host: '127.0.0.1', adminPort: 0, adminHost: '127.0.0.1', ...flags },
+    flags: { port: 0, host: '127.0.0.1', adminPort: 0, adminHost: '127.0.0.1', healthCheck: false, ...flags },
   });
   return startBalancer(config);
 }

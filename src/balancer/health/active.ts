@@ -1,0 +1,116 @@
+/**
+ * Active health checks, split in three as Caddy does: `probe` checks one server once, `runRound` checks
+ * every server once and applies rise/fall, and `start` schedules rounds. Tests call `runRound` directly.
+ *
+ * Probes use their own undici Agent, so they never queue behind real traffic on a busy pool; a probe that
+ * hangs fails at `timeoutMs`; a server whose previous probe is still running is skipped, so checks of one
+ * server never overlap. Only real transitions are reported.
+ */
+import { Agent, request } from 'undici';
+import type { BalancerEventType } from '../../shared/api-types.js';
+import type { HealthCheckConfig } from '../config.js';
+import type { ServerPool } from '../pool.js';
+import type { Server } from '../server.js';
+import { HealthState } from './health-state.js';
+
+export interface ProbeResult {
+  ok: boolean;
+  /** `HTTP 200`, or the error code. */
+  detail: string;
+  durationMs: number;
+}
+
+export async function probe(server: Server, config: HealthCheckConfig, dispatcher: Agent): Promise<ProbeResult> {
+  const started = performance.now();
+  try {
+    const res = await request(`${server.origin}${config.path}`, {
+      method: 'GET',
+      dispatcher,
+      headers: { 'user-agent': 'lb-health-check' },
+      headersTimeout: config.timeoutMs,
+      bodyTimeout: config.timeoutMs,
+      signal: AbortSignal.timeout(config.timeoutMs),
+    });
+    await res.body.dump();
+    const ok = res.statusCode >= config.expectedStatus.min && res.statusCode <= config.expectedStatus.max;
+    return { ok, detail: `HTTP ${res.statusCode}`, durationMs: performance.now() - started };
+  } catch (err) {
+    const e = err as { code?: string; name?: string };
+    const detail = e.name === 'TimeoutError' || e.code === 'UND_ERR_HEADERS_TIMEOUT' ? `timeout after ${config.timeoutMs} ms` : (e.code ?? e.name ?? 'error');
+    return { ok: false, detail, durationMs: performance.now() - started };
+  }
+}
+
+export type HealthTransitionSink = (type: Extract<BalancerEventType, 'server-up' | 'server-down'>, server: Server, detail: string) => void;
+
+export class ActiveHealthChecker {
+  readonly #pool: ServerPool;
+  readonly #config: HealthCheckConfig;
+  readonly #onTransition: HealthTransitionSink;
+  readonly #agent: Agent;
+  readonly #states = new Map<Server, HealthState>();
+  readonly #inFlight = new Set<Server>();
+  #timer: NodeJS.Timeout | null = null;
+  #closed = false;
+
+  constructor(pool: ServerPool, config: HealthCheckConfig, onTransition: HealthTransitionSink) {
+    this.#pool = pool;
+    this.#config = config;
+    this.#onTransition = onTransition;
+    // One connection per server, kept alive between checks, apart from the traffic pools.
+    this.#agent = new Agent({ connections: 1, keepAliveTimeout: Math.max(config.intervalMs * 2, 4000), connect: { timeout: config.timeoutMs } });
+    pool.on('server-removed', (server) => this.#states.delete(server));
+  }
+
+  /** Checks every server once (those still being checked are skipped) and applies rise/fall. */
+  async runRound(): Promise<void> {
+    await Promise.all(this.#pool.servers.map((server) => this.#check(server)));
+  }
+
+  start(): void {
+    if (this.#timer !== null || this.#closed) return;
+    const tick = (): void => {
+      void this.runRound();
+      this.#timer = setTimeout(tick, this.#config.intervalMs);
+    };
+    this.#timer = setTimeout(tick, 0);
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+    await this.#agent.destroy().catch(() => undefined);
+  }
+
+  async #check(server: Server): Promise<void> {
+    if (this.#inFlight.has(server) || this.#closed) return;
+    this.#inFlight.add(server);
+    try {
+      const result = await probe(server, this.#config, this.#agent);
+      if (this.#closed || !this.#pool.servers.includes(server)) return;
+      let state = this.#states.get(server);
+      if (state === undefined) {
+        state = new HealthState(this.#config.rise, this.#config.fall, server.healthy);
+        this.#states.set(server, state);
+      }
+      const flipped = state.observe(result.ok);
+      server.healthCheck = {
+        ok: result.ok,
+        detail: result.detail,
+        at: new Date().toISOString(),
+        consecutiveFailures: state.consecutiveFailures,
+        consecutiveSuccesses: state.consecutiveSuccesses,
+      };
+      if (flipped) {
+        server.healthy = state.healthy;
+        const detail = state.healthy
+          ? `${this.#config.rise} checks passed (${result.detail})`
+          : `${this.#config.fall} checks failed (last: ${result.detail})`;
+        this.#onTransition(state.healthy ? 'server-up' : 'server-down', server, detail);
+      }
+    } finally {
+      this.#inFlight.delete(server);
+    }
+  }
+}
