@@ -55,6 +55,12 @@ describe('bad config is rejected with the path of the bad field', () => {
     ['interval too short', { health_check: { interval: 0.01 } }, {}, {}, 'health_check.interval: must be between 0.1 and 3600 seconds'],
     ['bad hash function', { consistent_hash: { hash_function: 'crc32' } }, {}, {}, 'consistent_hash.hash_function: must be one of fnv1a, djb2, md5, sha1'],
     ['top level scalar', 42, {}, {}, '(top level): must be a list of servers or an object'],
+    ['bad fail threshold', { circuit_breaker: { fail_threshold: 0 } }, {}, {}, 'circuit_breaker.fail_threshold: must be an integer 1-1000, got 0'],
+    ['bad ejection percent', { circuit_breaker: { max_ejection_percent: 150 } }, {}, {}, 'circuit_breaker.max_ejection_percent: must be an integer 0-100'],
+    ['bad expected status', { health_check: { expected_status: '600' } }, {}, {}, 'health_check.expected_status: must be a status like 200'],
+    ['bad max_conns', [{ host: 'a', port: 1, max_conns: -1 }], {}, {}, 'servers[0].max_conns: must be an integer 0-1000000'],
+    ['bad retry budget', { load_balancer: { retry_budget: 2 } }, {}, {}, 'load_balancer.retry_budget: must be a share of requests 0-1, got 2'],
+    ['bad health path flag', [], {}, { healthPath: 'health' }, '--health-path: must start with "/"'],
     ['bad env port', [], { LB_PORT: 'eighty' }, {}, 'LB_PORT: must be an integer 0-65535, got "eighty"'],
     ['bad env algorithm', [], { LB_ALGORITHM: 'x' }, {}, 'LB_ALGORITHM: must be one of'],
     ['bad log level', [], { LOG_LEVEL: 'loud' }, {}, 'LOG_LEVEL: must be one of debug, info, warn, error, silent'],
@@ -85,6 +91,31 @@ describe('bad config is rejected with the path of the bad field', () => {
     await expect(load(join(dir, 'none.json'))).rejects.toThrow(`${join(dir, 'none.json')}: file not found`);
     // The default file may be missing: the balancer starts empty.
     expect((await load(join(dir, 'none.json'), false)).servers).toEqual([]);
+  });
+});
+
+describe('health, breaker and limits settings', () => {
+  it('reads them from the file and lets flags override the health check', () => {
+    const config = resolve(
+      {
+        health_check: { interval: 0.5, expected_status: '2xx', start_healthy: false },
+        circuit_breaker: { fail_threshold: 5, open_time: 10, max_ejection_percent: 30 },
+        load_balancer: { max_conns: 50, max_queue: 10, queue_timeout: 2, retry_budget: 0.1, client_header_timeout: 5, idle_timeout: 30 },
+      },
+      {},
+      { healthInterval: 0.2, healthTimeout: 0.05, healthCheck: false },
+    );
+    expect(config.healthCheck).toMatchObject({ enabled: false, intervalMs: 200, timeoutMs: 50, expectedStatus: { min: 200, max: 299 }, startHealthy: false });
+    expect(config.circuitBreaker).toEqual({ enabled: true, failThreshold: 5, openTimeMs: 10_000, maxEjectionPercent: 30 });
+    expect(config.limits).toEqual({
+      maxConnsPerServer: 50,
+      maxQueue: 10,
+      queueTimeoutMs: 2000,
+      retryBudgetRatio: 0.1,
+      retryBudgetMin: 10,
+      clientHeaderTimeoutMs: 5000,
+      clientIdleTimeoutMs: 30_000,
+    });
   });
 });
 

@@ -4,7 +4,8 @@
  *
  * Probes use their own undici Agent, so they never queue behind real traffic on a busy pool; a probe that
  * hangs fails at `timeoutMs`; a server whose previous probe is still running is skipped, so checks of one
- * server never overlap. Only real transitions are reported.
+ * server never overlap. Only real transitions are reported. A server coming back up also has its
+ * circuit closed.
  */
 import { Agent, request } from 'undici';
 import type { BalancerEventType } from '../../shared/api-types.js';
@@ -41,7 +42,7 @@ export async function probe(server: Server, config: HealthCheckConfig, dispatche
   }
 }
 
-export type HealthTransitionSink = (type: Extract<BalancerEventType, 'server-up' | 'server-down'>, server: Server, detail: string) => void;
+export type HealthTransitionSink = (type: Extract<BalancerEventType, 'server-up' | 'server-down' | 'circuit-closed'>, server: Server, detail: string) => void;
 
 export class ActiveHealthChecker {
   readonly #pool: ServerPool;
@@ -108,6 +109,12 @@ export class ActiveHealthChecker {
           ? `${this.#config.rise} checks passed (${result.detail})`
           : `${this.#config.fall} checks failed (last: ${result.detail})`;
         this.#onTransition(state.healthy ? 'server-up' : 'server-down', server, detail);
+        // A server that passes `rise` checks is back, whatever its circuit remembers from before: like
+        // Envoy's successful_active_health_check_uneject_host, un-eject it instead of waiting for a trial.
+        if (state.healthy && !server.circuit.isClosed) {
+          server.circuit.reset();
+          this.#onTransition('circuit-closed', server, 'active health checks passed');
+        }
       }
     } finally {
       this.#inFlight.delete(server);

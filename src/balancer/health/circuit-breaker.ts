@@ -21,14 +21,14 @@ export class CircuitBreaker {
   #consecutiveFailures = 0;
   #openUntilMs = 0;
   #trialInFlight = false;
-  #settings: BreakerSettings;
+  readonly #settings: BreakerSettings;
 
   constructor(settings: BreakerSettings) {
     this.#settings = settings;
   }
 
-  set settings(settings: BreakerSettings) {
-    this.#settings = settings;
+  get failThreshold(): number {
+    return this.#settings.failThreshold;
   }
 
   get consecutiveFailures(): number {

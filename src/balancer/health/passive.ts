@@ -62,7 +62,7 @@ export class PassiveHealth {
     const othersAvailable = servers.some((s) => s !== server && s.isAvailable());
     const allowed = this.#config.maxEjectionPercent > 0 && ejected < cap && othersAvailable;
     // Report a refusal once, when the threshold is first reached, not on every failure after it.
-    if (!allowed && server.circuit.consecutiveFailures === this.#config.failThreshold) {
+    if (!allowed && server.circuit.consecutiveFailures === server.circuit.failThreshold) {
       const why = othersAvailable ? `${ejected} of ${servers.length} servers already ejected (cap ${cap})` : 'it is the last available server';
       this.#onEvent('ejection-refused', server, why);
     }

@@ -1,0 +1,228 @@
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import pLimit from 'p-limit';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { BalancerHandle } from '../../../src/balancer/balancer.js';
+import type { BalancerEventType } from '../../../src/shared/api-types.js';
+import { seededRandom } from '../../../src/shared/random.js';
+import { startTestServer, type TestServerHandle } from '../../../src/testserver/server.js';
+import { closeAll, startLb, startServers, waitFor } from '../../helpers/servers.js';
+
+let lb: BalancerHandle | undefined;
+let backends: TestServerHandle[] = [];
+const extra: Array<{ close(): Promise<void> }> = [];
+afterEach(async () => {
+  await closeAll(lb, ...backends, ...extra);
+  lb = undefined;
+  backends = [];
+  extra.length = 0;
+});
+
+async function get(path = '/'): Promise<{ status: number; server: string; code: string | null }> {
+  const res = await fetch(`${lb!.url}${path}`);
+  const body = await res.text();
+  const code = res.status >= 500 ? ((JSON.parse(body) as { error?: { code?: string } }).error?.code ?? null) : null;
+  return { status: res.status, server: res.headers.get('x-lb-server') ?? '', code };
+}
+
+const events = (type: BalancerEventType, server?: string) =>
+  lb!.admin.history().events.filter((e) => e.type === type && (server === undefined || e.server === server));
+
+function file(servers: TestServerHandle[], extraConfig: Record<string, unknown> = {}) {
+  return { servers: servers.map((s) => ({ host: '127.0.0.1', port: s.port, name: s.name })), ...extraConfig };
+}
+
+describe('active health checks', () => {
+  it('takes a server out after `fall` failed checks and back after `rise` passed ones', async () => {
+    backends = await startServers(2);
+    // A long interval: only the first scheduled round runs by itself; the test runs the others.
+    lb = await startLb([], { healthCheck: true, file: file(backends, { health_check: { interval: 3600, fall: 3, rise: 2 } }) });
+    const s1 = lb.pool.get('s1')!;
+    await waitFor('the first round', () => s1.healthCheck.at !== null);
+    await fetch(`${backends[0]!.url}/control?healthy=false`);
+    const states: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      await lb.checkHealth();
+      states.push(s1.state);
+    }
+    expect(states).toEqual(['up', 'up', 'down']);
+    expect(s1.healthCheck).toMatchObject({ ok: false, detail: 'HTTP 503', consecutiveFailures: 3 });
+    expect(new Set(await Promise.all([get(), get(), get(), get()]).then((r) => r.map((x) => x.server)))).toEqual(new Set(['s2']));
+
+    await fetch(`${backends[0]!.url}/control?healthy=true`);
+    await lb.checkHealth();
+    expect(s1.state).toBe('down');
+    await lb.checkHealth();
+    expect(s1.state).toBe('up');
+    expect(events('server-down', 's1')).toHaveLength(1);
+    expect(events('server-up', 's1')[0]!.detail).toBe('2 checks passed (HTTP 200)');
+  });
+
+  it('counts a hanging health endpoint as a failed check, at the check timeout', async () => {
+    const hanging = createServer(() => undefined); // accepts, never answers
+    hanging.listen(0, '127.0.0.1');
+    await once(hanging, 'listening');
+    extra.push({ close: async () => { hanging.closeAllConnections(); hanging.close(); } });
+    backends = await startServers(1);
+    const port = (hanging.address() as AddressInfo).port;
+    lb = await startLb([], {
+      healthCheck: true,
+      file: { servers: [{ host: '127.0.0.1', port, name: 'hang' }, { host: '127.0.0.1', port: backends[0]!.port }], health_check: { interval: 3600, timeout: 0.2, fall: 1 } },
+    });
+    await waitFor('the hanging server to be marked down', () => lb!.pool.get('hang')!.state === 'down');
+    expect(lb.pool.get('hang')!.healthCheck.detail).toBe('timeout after 200 ms');
+  });
+});
+
+describe('passive health (circuit breaker) through the proxy', () => {
+  it('a hanging server: 504 within the timeout, then its circuit opens and traffic goes elsewhere', async () => {
+    const slow = await startTestServer({ port: 0, name: 'slow', delayMs: 10_000 });
+    const fast = await startTestServer({ port: 0, name: 'fast' });
+    backends = [slow, fast];
+    lb = await startLb([], { timeout: 0.2, file: file([slow, fast], { circuit_breaker: { fail_threshold: 3, open_time: 60 } }) });
+    const results = [];
+    for (let i = 0; i < 8; i++) results.push(await get());
+    const toSlow = results.filter((r) => r.server === 'slow');
+    expect(toSlow.map((r) => `${r.status} ${r.code}`)).toEqual(Array(3).fill('504 LB_UPSTREAM_TIMEOUT'));
+    expect(results.slice(-3).map((r) => `${r.status} ${r.server}`)).toEqual(Array(3).fill('200 fast'));
+    expect(lb.pool.get('slow')!.snapshot()).toMatchObject({ state: 'ejected', circuit: 'open' });
+  });
+
+  it('half-open: one trial after open_time; success closes the circuit', async () => {
+    backends = await startServers(2, { errorRate: 1 });
+    await fetch(`${backends[1]!.url}/control?error_rate=0`);
+    lb = await startLb([], { file: file(backends, { circuit_breaker: { fail_threshold: 2, open_time: 0.3 } }) });
+    for (let i = 0; i < 4; i++) await get();
+    const s1 = lb.pool.get('s1')!;
+    expect(s1.snapshot().circuit).toBe('open');
+    await fetch(`${backends[0]!.url}/control?error_rate=0`);
+    await waitFor('open_time to pass', () => s1.snapshot().circuit === 'half_open', 5000);
+    const seen: string[] = [];
+    for (let i = 0; i < 4; i++) seen.push((await get()).server);
+    expect(seen).toContain('s1');
+    expect(s1.snapshot().circuit).toBe('closed');
+    expect(events('circuit-half-open', 's1')).toHaveLength(1);
+    expect(events('circuit-closed', 's1')[0]!.detail).toBe('trial request succeeded');
+  });
+
+  it('an error-rate server (--error-rate 0.5) is ejected, and re-admitted once it recovers', async () => {
+    const flaky = await startTestServer({ port: 0, name: 'flaky', errorRate: 0.5, random: seededRandom(3) });
+    const good = await startTestServer({ port: 0, name: 'good' });
+    backends = [flaky, good];
+    lb = await startLb([], { file: file(backends, { circuit_breaker: { fail_threshold: 3, open_time: 0.3 } }) });
+    await waitFor('the flaky server to be ejected', async () => {
+      await get();
+      return events('circuit-open', 'flaky').length > 0;
+    });
+    await fetch(`${flaky.url}/control?error_rate=0`);
+    await waitFor('the flaky server to be re-admitted', async () => {
+      await get();
+      return lb!.pool.get('flaky')!.state === 'up';
+    });
+    expect(events('circuit-closed', 'flaky')).toHaveLength(1);
+    const after: string[] = [];
+    for (let i = 0; i < 6; i++) after.push((await get()).server);
+    expect(after.filter((s) => s === 'flaky')).toHaveLength(3);
+  });
+});
+
+describe('failover under load', () => {
+  it('a server killed mid-load costs zero failed GETs; it leaves within fall x interval and rejoins after rise checks', async () => {
+    backends = await startServers(3, { delayMs: 2 });
+    const victim = backends[1]!;
+    const interval = 0.1;
+    lb = await startLb([], { healthCheck: true, file: file(backends, { health_check: { interval, timeout: 0.2, fall: 3, rise: 2 } }) });
+    const limit = pLimit(20);
+    let killedAt = 0;
+    let killing: Promise<void> | undefined;
+    const statuses = await Promise.all(
+      Array.from({ length: 2000 }, (_, i) =>
+        limit(async () => {
+          if (i === 600) {
+            killedAt = Date.now();
+            killing = victim.close();
+          }
+          return (await get()).status;
+        }),
+      ),
+    );
+    await killing;
+    expect(statuses.filter((s) => s !== 200)).toEqual([]);
+    await waitFor('the killed server to be marked down', () => lb!.pool.get(victim.name)!.state === 'down');
+    const detectionMs = Date.parse(events('server-down', victim.name)[0]!.time) - killedAt;
+
+    const restarted = await startTestServer({ port: victim.port, name: victim.name });
+    backends[1] = restarted;
+    const restartedAt = performance.now();
+    await waitFor('the restarted server to rejoin', () => lb!.pool.get(victim.name)!.state === 'up');
+    const recoveryMs = performance.now() - restartedAt;
+    console.log(
+      `failover: 2 000 GETs, 20 concurrent, one of 3 servers killed at request 600: 0 failed; ` +
+        `marked down ${Math.round(detectionMs)} ms after the kill (fall 3 x ${interval * 1000} ms), back up ${Math.round(recoveryMs)} ms after restart (rise 2); retries ${lb.admin.stats().totals.retries}`,
+    );
+    expect(events('server-up', victim.name)[0]!.detail).toMatch(/^2 checks passed/);
+    expect(lb.admin.stats().totals.failures).toBe(0);
+    expect((await get()).status).toBe(200);
+  });
+
+  it('drain under load: no request fails and none starts on the draining server after the PATCH', async () => {
+    backends = await startServers(3, { delayMs: 5 });
+    lb = await startLb(backends);
+    const limit = pLimit(20);
+    let drainedAt = Infinity;
+    const results = await Promise.all(
+      Array.from({ length: 800 }, (_, i) =>
+        limit(async () => {
+          if (i === 300) {
+            const res = await fetch(`${lb!.adminUrl}/api/servers/s1`, { method: 'PATCH', body: JSON.stringify({ drain: true }) });
+            expect(((await res.json()) as { server: { state: string } }).server.state).toMatch(/^drain(ing|ed)$/);
+            drainedAt = performance.now();
+          }
+          const sentAt = performance.now();
+          return { ...(await get()), sentAt };
+        }),
+      ),
+    );
+    expect(results.filter((r) => r.status !== 200)).toEqual([]);
+    expect(results.filter((r) => r.sentAt > drainedAt && r.server === 's1')).toEqual([]);
+    await waitFor('s1 to be drained', () => lb!.pool.get('s1')!.state === 'drained');
+    expect(events('server-draining', 's1')).toHaveLength(1);
+  });
+});
+
+describe('max_conns', () => {
+  async function countingServer(delayMs: number) {
+    let active = 0;
+    let maxActive = 0;
+    const server = createServer((_req, res) => {
+      active += 1;
+      maxActive = Math.max(maxActive, active);
+      setTimeout(() => {
+        active -= 1;
+        res.end('ok');
+      }, delayMs);
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    extra.push({ close: async () => { server.closeAllConnections(); server.close(); } });
+    return { port: (server.address() as AddressInfo).port, maxActive: () => maxActive };
+  }
+
+  it('never sends more than max_conns at once; the rest wait in the queue and all succeed', async () => {
+    const upstream = await countingServer(30);
+    lb = await startLb([], { file: { servers: [{ host: '127.0.0.1', port: upstream.port, max_conns: 2 }], load_balancer: { queue_timeout: 10 } } });
+    const statuses = await Promise.all(Array.from({ length: 12 }, () => get().then((r) => r.status)));
+    expect(statuses).toEqual(Array(12).fill(200));
+    expect(upstream.maxActive()).toBe(2);
+    expect(lb.admin.stats().totals.queued).toBeGreaterThanOrEqual(10);
+  });
+
+  it('answers 503 to a request that waits longer than queue_timeout, and when the queue is full', async () => {
+    const upstream = await countingServer(1000);
+    lb = await startLb([], { file: { servers: [{ host: '127.0.0.1', port: upstream.port, max_conns: 1 }], load_balancer: { queue_timeout: 0.1, max_queue: 1 } } });
+    const results = await Promise.all([get(), get(), get()]);
+    expect(results.map((r) => `${r.status} ${r.code}`).sort()).toEqual(['200 null', '503 LB_QUEUE_FULL', '503 LB_QUEUE_TIMEOUT']);
+    expect(lb.admin.stats().totals).toMatchObject({ queueTimeouts: 1, queueLength: 0 });
+  });
+});
