@@ -98,8 +98,16 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
   );
   // Client keep-alive longer than typical upstream idle timeouts (nginx uses 75 s) so clients reuse
   // connections; the header timeout is the slowloris guard (Node's own default is 60 s).
+  // Node enforces headersTimeout only when it sweeps its connections (every 30 s by default): sweep at
+  // least twice per timeout, so a 1 s header timeout means ~1 s.
+  const sweepMs = Math.max(50, Math.min(1000, Math.floor(config.limits.clientHeaderTimeoutMs / 2)));
   const traffic = createServer(
-    { keepAliveTimeout: config.limits.clientIdleTimeoutMs, headersTimeout: config.limits.clientHeaderTimeoutMs },
+    {
+      keepAliveTimeout: config.limits.clientIdleTimeoutMs,
+      headersTimeout: config.limits.clientHeaderTimeoutMs,
+      requestTimeout: 0,
+      connectionsCheckingInterval: sweepMs,
+    },
     proxy,
   );
 

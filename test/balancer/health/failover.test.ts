@@ -226,3 +226,20 @@ describe('max_conns', () => {
     expect(lb.admin.stats().totals).toMatchObject({ queueTimeouts: 1, queueLength: 0 });
   });
 });
+
+describe('client timeouts', () => {
+  it('closes a client that sends its headers too slowly (slowloris) with 408', async () => {
+    backends = await startServers(1);
+    lb = await startLb([], { file: { servers: [{ host: '127.0.0.1', port: backends[0]!.port }], load_balancer: { client_header_timeout: 0.3 } } });
+    const { connect } = await import('node:net');
+    const url = new URL(lb.url);
+    const socket = connect(Number(url.port), url.hostname);
+    await once(socket, 'connect');
+    socket.write('GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ');
+    let answer = '';
+    socket.setEncoding('utf8').on('data', (c: string) => (answer += c));
+    await once(socket, 'close');
+    expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+    expect(backends[0]!.requestCount).toBe(0);
+  });
+});
