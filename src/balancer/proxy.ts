@@ -71,6 +71,9 @@ const HOP_BY_HOP = new Set([
   'expect',
 ]);
 
+/** nginx's status for a client that closed the connection before the answer. */
+const CLIENT_CLOSED_REQUEST = 499;
+
 const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
 /** The server never saw the request: safe to send it elsewhere whatever the method. */
@@ -312,9 +315,10 @@ class ProxyExchange implements Dispatcher.DispatchHandler, Waiter {
       this.#queued = false;
     }
     if (this.#res.writableFinished || this.#done) return;
-    // The client went away before its answer was complete: stop the server's work too.
+    // The client went away before its answer was complete: stop the server's work too. Before any answer
+    // it is recorded as 499, nginx's "client closed request": not a server failure.
     this.#deps.stats.clientAborts += 1;
-    this.#finish(this.#status, 'LB_CLIENT_GONE');
+    this.#finish(this.#responded ? this.#status : CLIENT_CLOSED_REQUEST, 'LB_CLIENT_GONE');
     this.#abort?.(new Error('client closed the connection'));
   };
 

@@ -177,6 +177,10 @@ describe('failures', () => {
     await upstreamClosed[0];
     await waitFor('the abort to be counted', () => lb!.admin.stats().totals.clientAborts === 1);
     expect(lb.pool.servers[0]!.activeRequests).toBe(0);
+    // Recorded as nginx's 499, not as a failure of the server or the balancer.
+    expect(lb.admin.history().requests.at(-1)).toMatchObject({ path: '/hang', status: 499, error: 'LB_CLIENT_GONE' });
+    expect(lb.admin.stats().totals).toMatchObject({ failures: 0, status: { '4xx': 1 } });
+    expect(lb.pool.servers[0]!.snapshot()).toMatchObject({ totalFailures: 0, circuitFailures: 0 });
   });
 });
 
