@@ -6,6 +6,7 @@
 import yargs, { type Argv } from 'yargs';
 import { serveCommand } from './balancer/command.js';
 import { demoCommand } from './demo/command.js';
+import { monitorCommand } from './monitor/command.js';
 import { LbError, isLbError } from './shared/errors.js';
 import { VERSION } from './shared/version.js';
 import { testServerCommand } from './testserver/command.js';
@@ -15,9 +16,10 @@ export function buildCli(argv: readonly string[]): Argv {
     .scriptName('lb')
     .usage('$0 <command> [options]\n\nTerminal-first HTTP load balancer toolkit.')
     .command(serveCommand)
+    .command(monitorCommand)
     .command(testServerCommand)
     .command(demoCommand)
-    .demandCommand(1, 'name a command: serve, testserver or demo')
+    .demandCommand(1, 'name a command: serve, monitor, testserver or demo')
     .recommendCommands()
     .strict()
     .parserConfiguration({ 'duplicate-arguments-array': false })

@@ -1,7 +1,8 @@
 /**
  * `lb demo`: the first command a newcomer runs. Three test servers (no delay, 100 ms, 200 ms) and the
- * balancer in one process, with the URLs and commands to try printed; Ctrl-C stops everything.
- * It wires two parts together (test servers and balancer), which only the command layer may do.
+ * balancer in one process, and on a terminal the monitor on top of them; the URLs and commands to try
+ * are printed (and stay on screen after the monitor closes). q or Ctrl-C stops everything.
+ * It wires parts together (test servers, balancer, monitor), which only the command layer may do.
  */
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { ALGORITHM_NAMES, type AlgorithmName } from '../shared/api-types.js';
@@ -17,6 +18,7 @@ interface DemoArgs {
   adminPort?: number;
   serverPort?: number;
   algorithm?: string;
+  monitor?: boolean;
 }
 
 const DEMO_DELAYS_MS = [0, 100, 200];
@@ -29,12 +31,15 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
       .option('port', portOption('port', 'balancer traffic port', '8080'))
       .option('admin-port', portOption('admin-port', 'admin API port', '8081'))
       .option('server-port', portOption('server-port', 'first test server port (three in a row)', '3001'))
-      .option('algorithm', { ...stringOption('balancing algorithm', 'round_robin'), choices: ALGORITHM_NAMES }) as unknown as Argv<DemoArgs>,
+      .option('algorithm', { ...stringOption('balancing algorithm', 'round_robin'), choices: ALGORITHM_NAMES })
+      .option('monitor', { type: 'boolean', describe: 'open the monitor (on a terminal) [default: true]' }) as unknown as Argv<DemoArgs>,
   handler: async (args: ArgumentsCamelCase<DemoArgs>) => {
     const firstPort = args.serverPort ?? 3001;
     const servers: TestServerHandle[] = [];
     let balancer: BalancerHandle | undefined;
-    const logger = createLogger('info', (line) => process.stderr.write(line));
+    const showMonitor = process.stdout.isTTY === true && args.monitor !== false;
+    // Under the monitor, log lines would scribble over the screen; its event log shows the same changes.
+    const logger = createLogger(showMonitor ? 'silent' : 'info', (line) => process.stderr.write(line));
     try {
       for (const [i, delayMs] of DEMO_DELAYS_MS.entries()) {
         servers.push(
@@ -70,7 +75,14 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
         'Ctrl-C stops everything.',
       ];
       process.stdout.write(`${lines.join('\n')}\n`);
-      await untilSignal();
+      if (showMonitor) {
+        // The monitor takes the screen; quitting it (q, Ctrl-C) ends the demo.
+        const { runDashboard } = await import('../monitor/run.js');
+        await runDashboard({ url: balancer.adminUrl, intervalMs: 1000, token: null });
+        process.stdout.write(`${lines.join('\n').replace('Ctrl-C stops everything.', 'Stopped.')}\n`);
+      } else {
+        await untilSignal();
+      }
     } finally {
       await balancer?.close();
       await Promise.all(servers.map((s) => s.close()));

@@ -1,0 +1,209 @@
+/**
+ * Pure: the monitor's state and the screen size in, exactly the shapes blessed-contrib's setData calls
+ * take out (table `{headers, data}`, sparkline `(titles, series)`, line `[{title, x, y}]`, bar
+ * `{titles, data}`), plus the header and help lines. The dashboard only copies these into widgets, so
+ * this is where the monitor's tests aim. Colours are ANSI codes (the table measures around them) or
+ * blessed tags in the header and log boxes, which parse tags.
+ */
+import type { ServerSnapshot, ServerState } from '../shared/api-types.js';
+import type { MonitorModel } from './model.js';
+
+export interface ViewOptions {
+  width: number;
+  /** Sparkline widget inner size: how many servers fit (3 lines each) and how many points. */
+  sparkRows: number;
+  sparkWidth: number;
+  /** Bars that fit the bar chart, and the characters of each label. */
+  maxBars: number;
+  barLabelWidth: number;
+  selectedId: string | null;
+  paused: boolean;
+  intervalMs: number;
+  nowMs: number;
+}
+
+export interface TableView {
+  headers: string[];
+  data: string[][];
+  columnWidth: number[];
+}
+
+export interface LineSeries {
+  title: string;
+  x: string[];
+  y: number[];
+  style: { line: string };
+}
+
+export interface DashboardView {
+  header: string;
+  table: TableView;
+  /** Server id of each table row, for selection. */
+  rowIds: string[];
+  selectedIndex: number;
+  sparkline: { titles: string[]; data: number[][] };
+  line: LineSeries[];
+  bar: { titles: string[]; data: number[] };
+  help: string;
+}
+
+const ANSI: Record<ServerState, [string, string]> = {
+  up: ['\x1b[32m', '\x1b[39m'],
+  down: ['\x1b[31m', '\x1b[39m'],
+  ejected: ['\x1b[35m', '\x1b[39m'],
+  draining: ['\x1b[33m', '\x1b[39m'],
+  drained: ['\x1b[90m', '\x1b[39m'],
+};
+
+export const HELP =
+  'a add  d remove  x drain  w weight  +/- weight±1  ]/[ ±10  s algorithm  r reset  p pause  </> interval  q quit';
+const SHORT_HELP = 'a add d del x drain w weight +-][ weight s algo r reset p pause <> interval q';
+
+interface Column {
+  header: string;
+  width: number;
+  cell: (s: ServerSnapshot, m: MonitorModel) => string;
+}
+
+const num = (n: number, digits = 0): string => (Number.isFinite(n) ? n.toFixed(digits) : '-');
+const pct = (rate: number): string => `${(rate * 100).toFixed(rate > 0 && rate < 0.1 ? 1 : 0)}%`;
+
+function columnsFor(width: number): Column[] {
+  const wide = width >= 120;
+  const columns: Column[] = [
+    { header: 'Server', width: wide ? 22 : 14, cell: (s) => s.id },
+    { header: 'State', width: 8, cell: (s) => `${ANSI[s.state][0]}${s.state}${ANSI[s.state][1]}` },
+    { header: wide ? 'Active' : 'Act', width: wide ? 6 : 4, cell: (s) => String(s.activeRequests) },
+    { header: 'Req/s', width: 7, cell: (s, m) => num(m.rates.get(s.id)?.rps ?? 0, 1) },
+    { header: 'Total', width: wide ? 9 : 7, cell: (s) => String(s.totalRequests) },
+    { header: wide ? 'Errors' : 'Errs', width: wide ? 7 : 5, cell: (s) => String(s.totalFailures) },
+    { header: 'Err%', width: 5, cell: (s) => pct(s.errorRate) },
+  ];
+  if (wide) columns.push({ header: 'Avg ms', width: 8, cell: (s) => num(s.avgResponseTimeMs, 1) });
+  columns.push({ header: wide ? 'P99 ms' : 'P99', width: wide ? 8 : 6, cell: (s) => num(s.p99ResponseTimeMs, 1) });
+  columns.push({ header: wide ? 'Weight' : 'Wt', width: wide ? 6 : 4, cell: (s) => String(s.weight) });
+  columns.push({ header: wide ? 'Circuit' : 'Circ', width: wide ? 9 : 6, cell: (s) => (wide ? s.circuit : s.circuit.replace('half_open', 'half')) });
+  return columns;
+}
+
+export function formatDuration(seconds: number): string {
+  const s = Math.floor(seconds);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+}
+
+function connectionText(model: MonitorModel, options: ViewOptions): string {
+  const since = formatDuration((options.nowMs - model.statusSinceMs) / 1000);
+  switch (model.status) {
+    case 'connecting':
+      return '{yellow-fg}connecting{/yellow-fg}';
+    case 'live':
+      return options.paused ? '{yellow-fg}paused{/yellow-fg}' : '{green-fg}live{/green-fg}';
+    case 'stale':
+      return `{yellow-fg}stale since ${since}{/yellow-fg}`;
+    case 'disconnected':
+      return `{red-fg}disconnected ${since}, retrying{/red-fg}`;
+  }
+}
+
+export function buildView(model: MonitorModel, options: ViewOptions): DashboardView {
+  const snapshot = model.snapshot;
+  const servers = snapshot?.servers ?? [];
+  const columns = columnsFor(options.width);
+  const rowIds = servers.map((s) => s.id);
+  const found = options.selectedId === null ? -1 : rowIds.indexOf(options.selectedId);
+
+  let header: string;
+  if (snapshot === null) {
+    header = fitParts(['{bold}lb monitor{/bold}', connectionText(model, options), model.lastError ? escapeTags(model.lastError) : ''], options.width);
+  } else {
+    const healthy = servers.filter((s) => s.state === 'up').length;
+    // In order of importance: what does not fit the width is left out from the end.
+    header = fitParts(
+      [
+        `{bold}lb{/bold} ${snapshot.url.replace(/^https?:\/\//, '')}`,
+        connectionText(model, options),
+        `${num(model.totalRps, 1)} req/s`,
+        `err ${pct(model.recentErrorRate)}`,
+        `${healthy}/${servers.length} up`,
+        snapshot.algorithm,
+        `uptime ${formatDuration(snapshot.uptimeSeconds)}`,
+        `sessions ${snapshot.sessions.active}`,
+        `every ${options.intervalMs / 1000}s`,
+      ],
+      options.width,
+    );
+  }
+
+  const shown = servers.slice(0, Math.max(0, options.sparkRows));
+  const points = Math.max(1, options.sparkWidth);
+  const seriesOf = (values: number[]): number[] => {
+    const tail = values.slice(-points);
+    // sparkline draws nothing for an empty or all-zero series; one zero keeps the row.
+    return tail.length === 0 ? [0] : tail;
+  };
+
+  const n = model.totalSeries.length;
+  const digits = options.intervalMs < 1000 ? 1 : 0;
+  const x = Array.from({ length: n }, (_, i) => `-${(((n - 1 - i) * options.intervalMs) / 1000).toFixed(digits)}s`);
+
+  return {
+    header,
+    table: {
+      headers: columns.map((c) => c.header),
+      data: servers.map((s) => columns.map((c) => c.cell(s, model))),
+      columnWidth: columns.map((c) => c.width),
+    },
+    rowIds,
+    selectedIndex: found === -1 ? (rowIds.length > 0 ? 0 : -1) : found,
+    sparkline: {
+      titles: shown.map((s) => `${s.id} ${num(model.rates.get(s.id)?.rps ?? 0, 1)} req/s`),
+      data: shown.map((s) => seriesOf(model.rates.get(s.id)?.series ?? [])),
+    },
+    line: [
+      { title: 'req/s', x, y: [...model.totalSeries], style: { line: 'green' } },
+      { title: 'errors/s', x, y: [...model.errorSeries], style: { line: 'red' } },
+    ],
+    bar: {
+      titles: servers.slice(0, options.maxBars).map((s) => s.id.slice(-options.barLabelWidth)),
+      data: servers.slice(0, options.maxBars).map((s) => Math.round(s.p99ResponseTimeMs)),
+    },
+    help: options.width >= HELP.length + 2 ? HELP : SHORT_HELP,
+  };
+}
+
+/** Bar chart layout for `count` servers in `innerWidth` columns: bars up to 8 wide, 2 apart, at least 4 per bar. */
+export function barLayout(count: number, innerWidth: number): { maxBars: number; barWidth: number; barSpacing: number } {
+  const maxBars = Math.max(0, Math.min(count, Math.floor(innerWidth / 4)));
+  const barSpacing = maxBars === 0 ? 4 : Math.max(4, Math.min(10, Math.floor(innerWidth / maxBars)));
+  return { maxBars, barWidth: barSpacing - 2, barSpacing };
+}
+
+/** Joins the parts with two spaces, leaving out those that would pass `width` visible characters. */
+function fitParts(parts: string[], width: number): string {
+  let out = '';
+  let visible = 0;
+  for (const part of parts) {
+    if (part === '') continue;
+    const length = part.replace(/\{[^}]*\}/g, '').length + (out === '' ? 0 : 2);
+    if (visible + length > width) break;
+    out += (out === '' ? '' : '  ') + part;
+    visible += length;
+  }
+  return out;
+}
+
+/** Log lines for the log widget: time, then the text, with the level as a colour. */
+export function formatLogLine(line: { atMs: number; text: string; level: 'info' | 'warn' | 'error' }): string {
+  const time = new Date(line.atMs).toISOString().slice(11, 19);
+  const text = escapeTags(line.text);
+  if (line.level === 'error') return `${time} {red-fg}${text}{/red-fg}`;
+  if (line.level === 'warn') return `${time} {yellow-fg}${text}{/yellow-fg}`;
+  return `${time} ${text}`;
+}
+
+/** Text from the API or the user must not be read as blessed tags. */
+export function escapeTags(text: string): string {
+  return text.replace(/[{}]/g, (c) => (c === '{' ? '{open}' : '{close}'));
+}

@@ -1,0 +1,120 @@
+import { execFile, execFileSync } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { BalancerHandle } from '../../src/balancer/balancer.js';
+import type { StatsSnapshot } from '../../src/shared/api-types.js';
+import type { TestServerHandle } from '../../src/testserver/server.js';
+import { LB_BIN, runLb, spawnLb, type LbProcess } from '../helpers/cli.js';
+import { closeAll, deadAddress, startLb, startServers, waitFor } from '../helpers/servers.js';
+import { tempDir } from '../helpers/temp.js';
+
+const exec = promisify(execFile);
+let lb: BalancerHandle | undefined;
+let backends: TestServerHandle[] = [];
+const running: LbProcess[] = [];
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((p) => p.stop('SIGKILL')));
+  await closeAll(lb, ...backends);
+  lb = undefined;
+  backends = [];
+});
+
+describe('lb monitor, scripted and plain', () => {
+  it('--once prints the table and exits 0; --json prints the snapshot', async () => {
+    backends = await startServers(2);
+    lb = await startLb(backends);
+    const table = await runLb(['monitor', '--once', '--url', lb.adminUrl]);
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/^SERVER\s+STATE\s+ACTIVE/m);
+    expect(table.stdout).toMatch(/^s1\s+up\s+0/m);
+    const json = await runLb(['monitor', '--once', '--json', '--url', lb.adminUrl]);
+    expect((JSON.parse(json.stdout) as StatsSnapshot).servers.map((s) => s.id)).toEqual(['s1', 's2']);
+  });
+
+  it('--once exits 1 with one line when the balancer is not there', async () => {
+    const { port } = await deadAddress();
+    const result = await runLb(['monitor', '--once', '--url', `http://127.0.0.1:${port}`]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(`lb: monitor: cannot reach http://127.0.0.1:${port}/lb/stats: connection refused\n`);
+  });
+
+  it('--command add-server and remove-server, as the seed scripts them', async () => {
+    backends = await startServers(2);
+    lb = await startLb(backends.slice(0, 1));
+    const port = String(backends[1]!.port);
+    const added = await runLb(['monitor', '--url', lb.adminUrl, '--command', 'add-server', '--host', '127.0.0.1', '--port', port]);
+    expect([added.code, added.stdout]).toEqual([0, `added 127.0.0.1:${port} (weight 1)\n`]);
+    expect(lb.pool.size).toBe(2);
+    const again = await runLb(['monitor', '--url', lb.adminUrl, '--command', 'add-server', '--host', '127.0.0.1', '--port', port]);
+    expect([again.code, again.stderr]).toEqual([1, `lb: add-server: server 127.0.0.1:${port} is already in the pool\n`]);
+    const removed = await runLb(['monitor', '--url', lb.adminUrl, '--command', 'remove-server', '--host', '127.0.0.1', '--port', port]);
+    expect([removed.code, removed.stdout]).toEqual([0, `removed 127.0.0.1:${port}\n`]);
+    const usage = await runLb(['monitor', '--command', 'add-server', '--host', 'x']);
+    expect([usage.code, usage.stderr]).toEqual([2, 'lb: --command add-server needs --host and --port (see lb --help)\n']);
+  });
+
+  it('prints the text table every interval when stdout is not a terminal, and keeps going while the balancer is away', async () => {
+    backends = await startServers(1);
+    lb = await startLb(backends);
+    const monitor = spawnLb(['monitor', '--url', lb.adminUrl, '--interval', '0.2']);
+    running.push(monitor);
+    await waitFor('two tables', () => (monitor.stdout().match(/^SERVER/gm) ?? []).length >= 2);
+    await lb.close();
+    lb = undefined;
+    await waitFor('the failure reported', () => monitor.stderr().includes('connection refused'));
+    expect(await monitor.stop('SIGINT')).toEqual({ code: 0, signal: null });
+  });
+});
+
+const hasTmux = (() => {
+  try {
+    execFileSync('tmux', ['-V'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+describe.skipIf(!hasTmux)(hasTmux ? 'lb monitor in a real terminal (tmux)' : 'lb monitor in a real terminal: SKIPPED, tmux is not installed (apt-get install tmux)', () => {
+  const socket = `lb-test-${process.pid}`;
+  const tmux = (...args: string[]) => exec('tmux', ['-L', socket, ...args]);
+  const screen = async () => (await tmux('capture-pane', '-p', '-t', 'mon')).stdout;
+  afterEach(async () => {
+    await tmux('kill-server').catch(() => undefined);
+  });
+
+  it('adds a server with `a`, removes it with `d`, both seen on screen and in the admin API', async () => {
+    backends = await startServers(3);
+    const dir = await tempDir();
+    const file = join(dir, 'servers.json');
+    await writeFile(file, JSON.stringify(backends.slice(0, 2).map((b) => ({ host: '127.0.0.1', port: b.port, name: b.name }))));
+    const serve = spawnLb(['serve', '--port', '0', '--admin-port', '0', '--host', '127.0.0.1', '--servers', file]);
+    running.push(serve);
+    const adminUrl = (await serve.waitForOutput(/admin API: (http:\/\/\S+)\/lb\/stats/))[1]!;
+    const stats = async () => (await (await fetch(`${adminUrl}/lb/stats`)).json()) as StatsSnapshot;
+
+    await tmux('new-session', '-d', '-s', 'mon', '-x', '120', '-y', '36', `NCURSES_NO_UTF8_ACS=1 ${process.execPath} ${LB_BIN} monitor --url ${adminUrl} --interval 0.3; echo MONITOR-EXITED; sleep 30`);
+    await waitFor('the servers on screen', async () => /s1\s+up/.test(await screen()) && /s2\s+up/.test(await screen()));
+
+    const port = backends[2]!.port;
+    await tmux('send-keys', '-t', 'mon', 'a');
+    await waitFor('the add prompt', async () => (await screen()).includes('Add server'));
+    await tmux('send-keys', '-t', 'mon', `127.0.0.1:${port}`, 'Enter');
+    await waitFor('the new server in the admin API', async () => (await stats()).servers.some((s) => s.port === port));
+    await waitFor('the new server on screen', async () => new RegExp(`127\\.0\\.0\\.1:${port}\\s+up`).test(await screen()));
+    expect(await screen()).toContain(`added 127.0.0.1:${port}`);
+
+    await tmux('send-keys', '-t', 'mon', 'Down', 'Down');
+    await tmux('send-keys', '-t', 'mon', 'd');
+    await waitFor('the confirmation', async () => (await screen()).includes(`Remove 127.0.0.1:${port}?`));
+    await tmux('send-keys', '-t', 'mon', 'y');
+    await waitFor('the server gone from the admin API', async () => !(await stats()).servers.some((s) => s.port === port));
+    await waitFor('the removal on screen', async () => (await screen()).includes(`removed 127.0.0.1:${port}`));
+    expect((await stats()).servers.map((s) => s.id)).toEqual(['s1', 's2']);
+
+    await tmux('send-keys', '-t', 'mon', 'q');
+    await waitFor('the monitor to exit', async () => (await screen()).includes('MONITOR-EXITED'));
+  });
+});

@@ -1,0 +1,105 @@
+import { describe, expect, it } from 'vitest';
+import { MonitorModel } from '../../src/monitor/model.js';
+import { barLayout, buildView, escapeTags, formatLogLine, HELP, type ViewOptions } from '../../src/monitor/view-model.js';
+import { server, snapshot } from './fixtures.js';
+
+const strip = (text: string) => text.replace(/\x1b\[\d+m/g, '');
+
+function modelWith(): MonitorModel {
+  const model = new MonitorModel(0);
+  model.applySnapshot(snapshot([server('api-1', { totalRequests: 10 }), server('api-2', { totalRequests: 10 })]), 0);
+  model.applySnapshot(
+    snapshot(
+      [
+        server('api-1', { totalRequests: 30, totalSuccesses: 30, avgResponseTimeMs: 4.25, p99ResponseTimeMs: 12.5, weight: 3 }),
+        server('api-2', { state: 'ejected', circuit: 'open', totalRequests: 14, totalSuccesses: 2, totalFailures: 12, errorRate: 0.857, activeRequests: 2 }),
+      ],
+      { sessions: { mode: 'cookie', active: 7, capacity: 100, ttlSeconds: 60 } },
+    ),
+    2000,
+  );
+  return model;
+}
+
+const options = (overrides: Partial<ViewOptions> = {}): ViewOptions => ({
+  width: 80,
+  sparkRows: 5,
+  sparkWidth: 20,
+  maxBars: 10,
+  barLabelWidth: 8,
+  selectedId: null,
+  paused: false,
+  intervalMs: 2000,
+  nowMs: 2000,
+  ...overrides,
+});
+
+describe('buildView: exact setData shapes', () => {
+  it('table at 80 columns', () => {
+    const view = buildView(modelWith(), options());
+    expect(view.table.headers).toEqual(['Server', 'State', 'Act', 'Req/s', 'Total', 'Errs', 'Err%', 'P99', 'Wt', 'Circ']);
+    expect(view.table.data.map((row) => row.map(strip))).toEqual([
+      ['api-1', 'up', '0', '10.0', '30', '0', '0%', '12.5', '3', 'closed'],
+      ['api-2', 'ejected', '2', '2.0', '14', '12', '86%', '0.0', '1', 'open'],
+    ]);
+    // Widths plus one blank per column fit the table's inner width at 80 columns.
+    expect(view.table.columnWidth.reduce((a, b) => a + b + 1, 0)).toBeLessThanOrEqual(77);
+    expect(view.table.data[1]![1]).toBe('\x1b[35mejected\x1b[39m');
+  });
+
+  it('table at 200 columns adds Avg ms and longer names', () => {
+    const view = buildView(modelWith(), options({ width: 200 }));
+    expect(view.table.headers).toEqual(['Server', 'State', 'Active', 'Req/s', 'Total', 'Errors', 'Err%', 'Avg ms', 'P99 ms', 'Weight', 'Circuit']);
+    expect(strip(view.table.data[0]![7]!)).toBe('4.3');
+  });
+
+  it('sparkline, line and bar data', () => {
+    const view = buildView(modelWith(), options({ sparkRows: 1, sparkWidth: 1 }));
+    expect(view.sparkline).toEqual({ titles: ['api-1 10.0 req/s'], data: [[10]] });
+    expect(view.line).toEqual([
+      { title: 'req/s', x: ['-2s', '-0s'], y: [0, 12], style: { line: 'green' } },
+      { title: 'errors/s', x: ['-2s', '-0s'], y: [0, 6], style: { line: 'red' } },
+    ]);
+    expect(view.bar).toEqual({ titles: ['api-1', 'api-2'], data: [13, 0] });
+  });
+
+  it('header: what matters first, cut to the width, with the connection state', () => {
+    const model = modelWith();
+    const header = buildView(model, options({ width: 200 })).header;
+    expect(header).toBe(
+      '{bold}lb{/bold} 127.0.0.1:8080  {green-fg}live{/green-fg}  12.0 req/s  err 50%  1/2 up  round_robin  uptime 1m40s  sessions 7  every 2s',
+    );
+    expect(buildView(model, options({ width: 40 })).header).toBe('{bold}lb{/bold} 127.0.0.1:8080  {green-fg}live{/green-fg}  12.0 req/s');
+    model.applyError('cannot reach x: timed out', 3000);
+    expect(buildView(model, options({ width: 200, nowMs: 9000 })).header).toContain('{yellow-fg}stale since 6s{/yellow-fg}');
+  });
+
+  it('keeps the selection on the same server across refreshes and removals', () => {
+    const model = modelWith();
+    expect(buildView(model, options({ selectedId: 'api-2' })).selectedIndex).toBe(1);
+    model.applySnapshot(snapshot([server('api-0'), server('api-1'), server('api-2')]), 4000);
+    expect(buildView(model, options({ selectedId: 'api-2' })).selectedIndex).toBe(2);
+    model.applySnapshot(snapshot([server('api-1')]), 6000);
+    expect(buildView(model, options({ selectedId: 'api-2' })).selectedIndex).toBe(0);
+    model.applySnapshot(snapshot([]), 8000);
+    expect(buildView(model, options({ selectedId: 'api-2' })).selectedIndex).toBe(-1);
+  });
+
+  it('help fits: full at wide screens, short at 80 columns', () => {
+    expect(buildView(modelWith(), options({ width: 200 })).help).toBe(HELP);
+    expect(buildView(modelWith(), options({ width: 80 })).help.length).toBeLessThanOrEqual(78);
+  });
+});
+
+describe('helpers', () => {
+  it('lays out bars to fit', () => {
+    expect(barLayout(3, 44)).toEqual({ maxBars: 3, barWidth: 8, barSpacing: 10 });
+    expect(barLayout(5, 22)).toEqual({ maxBars: 5, barWidth: 2, barSpacing: 4 });
+    expect(barLayout(50, 22)).toEqual({ maxBars: 5, barWidth: 2, barSpacing: 4 });
+  });
+
+  it('never lets API text act as blessed tags', () => {
+    expect(escapeTags('{red-fg}x{/red-fg}')).toBe('{open}red-fg{close}x{open}/red-fg{close}');
+    expect(formatLogLine({ atMs: Date.UTC(2026, 10, 23, 12, 0, 5), text: 'boom {bold}', level: 'error' })).toBe('12:00:05 {red-fg}boom {open}bold{close}{/red-fg}');
+  });
+});
