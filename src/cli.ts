@@ -6,6 +6,7 @@
 import yargs, { type Argv } from 'yargs';
 import { serveCommand } from './balancer/command.js';
 import { demoCommand } from './demo/command.js';
+import { loadtestCommand } from './loadtest/command.js';
 import { monitorCommand } from './monitor/command.js';
 import { LbError, isLbError } from './shared/errors.js';
 import { VERSION } from './shared/version.js';
@@ -17,12 +18,12 @@ export function buildCli(argv: readonly string[]): Argv {
     .usage('$0 <command> [options]\n\nTerminal-first HTTP load balancer toolkit.')
     .command(serveCommand)
     .command(monitorCommand)
+    .command(loadtestCommand)
     .command(testServerCommand)
     .command(demoCommand)
-    .demandCommand(1, 'name a command: serve, monitor, testserver or demo')
+    .demandCommand(1, 'name a command: serve, monitor, loadtest, testserver or demo')
     .recommendCommands()
     .strict()
-    .parserConfiguration({ 'duplicate-arguments-array': false })
     .version(VERSION)
     .help()
     .alias('h', 'help')

@@ -31,7 +31,7 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
       .option('port', portOption('port', 'balancer traffic port', '8080'))
       .option('admin-port', portOption('admin-port', 'admin API port', '8081'))
       .option('server-port', portOption('server-port', 'first test server port (three in a row)', '3001'))
-      .option('algorithm', { ...stringOption('balancing algorithm', 'round_robin'), choices: ALGORITHM_NAMES })
+      .option('algorithm', { ...stringOption('algorithm', 'balancing algorithm', 'round_robin'), choices: ALGORITHM_NAMES })
       .option('monitor', { type: 'boolean', describe: 'open the monitor (on a terminal) [default: true]' }) as unknown as Argv<DemoArgs>,
   handler: async (args: ArgumentsCamelCase<DemoArgs>) => {
     const firstPort = args.serverPort ?? 3001;

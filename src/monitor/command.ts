@@ -30,14 +30,14 @@ export const monitorCommand: CommandModule<object, MonitorArgs> = {
   describe: 'live terminal dashboard of a running balancer; keys add, remove, drain and re-weight servers',
   builder: (yargs: Argv) =>
     yargs
-      .option('url', stringOption('admin API of the balancer', DEFAULT_ADMIN_URL))
+      .option('url', stringOption('url', 'admin API of the balancer', DEFAULT_ADMIN_URL))
       .option('interval', numberOption('interval', 'seconds between updates (fractions allowed)', { min: 0.1, max: 3600 }, '2'))
-      .option('token', stringOption('admin bearer token (env LB_ADMIN_TOKEN)'))
+      .option('token', stringOption('token', 'admin bearer token (env LB_ADMIN_TOKEN)'))
       .option('plain', { type: 'boolean', describe: 'print a text table every interval instead of the dashboard (default when not a terminal)' })
       .option('once', { type: 'boolean', describe: 'print one snapshot and exit: 0 if the balancer answered, 1 if not' })
       .option('json', { type: 'boolean', describe: 'print the raw stats JSON (with --once: once; else one line per interval)' })
-      .option('command', { ...stringOption('run one admin action and exit'), choices: COMMANDS })
-      .option('host', stringOption('server host, with --command'))
+      .option('command', { ...stringOption('command', 'run one admin action and exit'), choices: COMMANDS })
+      .option('host', stringOption('host', 'server host, with --command'))
       .option('port', portOption('port', 'server port, with --command', '-'))
       .option('weight', numberOption('weight', 'server weight, with --command add-server', { min: 1, max: 1000, integer: true }, '1'))
       .check((args) => {

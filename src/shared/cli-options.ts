@@ -14,6 +14,7 @@ export interface NumberRange {
 function checkNumber(flag: string, range: NumberRange) {
   return (value: unknown): number | undefined => {
     if (value === undefined) return undefined;
+    if (Array.isArray(value)) throw new LbError('LB_USAGE', `--${flag} given more than once`);
     const n = typeof value === 'number' ? value : Number(value);
     const whole = range.integer === true;
     if (!Number.isFinite(n) || (whole && !Number.isInteger(n)) || n < range.min || n > range.max) {
@@ -38,10 +39,15 @@ export function portOption(flag: string, describe: string, shownDefault: string)
   return numberOption(flag, describe, { min: 0, max: 65535, integer: true }, shownDefault);
 }
 
-export function stringOption(describe: string, shownDefault?: string): Options {
+/** A single-valued string option: given twice, it is a usage error rather than a surprise array. */
+export function stringOption(flag: string, describe: string, shownDefault?: string): Options {
   return {
     type: 'string',
     describe: shownDefault === undefined ? describe : `${describe} [default: ${shownDefault}]`,
     requiresArg: true,
+    coerce: (value: unknown) => {
+      if (Array.isArray(value)) throw new LbError('LB_USAGE', `--${flag} given more than once`);
+      return value;
+    },
   };
 }

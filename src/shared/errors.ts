@@ -8,6 +8,9 @@ export type LbErrorCode =
   | 'LB_CONFIG_INVALID'
   | 'LB_LISTEN_FAILED'
   | 'LB_ADMIN_REQUEST'
+  | 'LB_TARGET_UNREACHABLE'
+  | 'LB_THRESHOLD_CROSSED'
+  | 'LB_INTERRUPTED'
   | 'LB_BAD_REQUEST'
   | 'LB_UNAUTHORIZED'
   | 'LB_NOT_FOUND'
@@ -26,6 +29,9 @@ const HTTP_STATUS: Record<LbErrorCode, number> = {
   LB_CONFIG_INVALID: 400,
   LB_LISTEN_FAILED: 500,
   LB_ADMIN_REQUEST: 502,
+  LB_TARGET_UNREACHABLE: 502,
+  LB_THRESHOLD_CROSSED: 500,
+  LB_INTERRUPTED: 500,
   LB_BAD_REQUEST: 400,
   LB_UNAUTHORIZED: 401,
   LB_NOT_FOUND: 404,
@@ -40,8 +46,11 @@ const HTTP_STATUS: Record<LbErrorCode, number> = {
   LB_UPSTREAM_TIMEOUT: 504,
 };
 
-/** Exit codes: 2 for a wrong command line (as getopt tools do), 1 for everything else. */
-const EXIT_CODE: Partial<Record<LbErrorCode, number>> = { LB_USAGE: 2 };
+/**
+ * Exit codes: 2 for a wrong command line (as getopt tools do), 3 for a load test that crossed a --fail-on
+ * threshold (so CI can tell it from a crash), 130 for Ctrl-C (128 + SIGINT), 1 for everything else.
+ */
+const EXIT_CODE: Partial<Record<LbErrorCode, number>> = { LB_USAGE: 2, LB_THRESHOLD_CROSSED: 3, LB_INTERRUPTED: 130 };
 
 export class LbError extends Error {
   readonly code: LbErrorCode;

@@ -19,8 +19,8 @@ export const testServerCommand: CommandModule<object, TestServerArgs> = {
   builder: (yargs: Argv) =>
     yargs
       .option('port', portOption('port', 'port to listen on (0 = any free port, printed)', '3001'))
-      .option('host', stringOption('interface to listen on', '127.0.0.1'))
-      .option('name', stringOption('name reported in every answer', 'Server-<port>'))
+      .option('host', stringOption('host', 'interface to listen on', '127.0.0.1'))
+      .option('name', stringOption('name', 'name reported in every answer', 'Server-<port>'))
       .option('delay', numberOption('delay', 'seconds to wait before each answer', { min: 0, max: 300 }, '0'))
       .option('error-rate', numberOption('error-rate', 'share of requests answered 500, 0-1', { min: 0, max: 1 }, '0'))
       .option('unhealthy', { type: 'boolean', describe: 'start with GET /health answering 503', default: false })

@@ -1,0 +1,65 @@
+/**
+ * `lb loadtest` wired: options -> runner -> report. The runner emits progress; the progress line (TTY
+ * only, on stderr, cleared at the end) and the summary printer subscribe. Ctrl-C stops the run and prints
+ * the summary so far.
+ */
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import { AdminClient } from '../shared/admin-client.js';
+import { LbError } from '../shared/errors.js';
+import type { LoadtestArgs } from './command.js';
+import { toLoadOptions } from './options.js';
+import { checkThresholds, formatProgress, formatSummary, parseThreshold, summarize } from './report.js';
+import { LoadRun } from './runner.js';
+
+export async function runLoadtest(args: LoadtestArgs): Promise<void> {
+  const options = await toLoadOptions(args);
+  const thresholds = (args.failOn ?? []).map(parseThreshold);
+  const hostname = options.url.hostname.replace(/^\[|\]$/g, '');
+  if (isIP(hostname) === 0) {
+    try {
+      await lookup(hostname);
+    } catch {
+      throw new LbError('LB_TARGET_UNREACHABLE', `cannot resolve ${hostname} (from --url ${options.url.href})`);
+    }
+  }
+  const weights = args.adminUrl === undefined ? null : await readWeights(args.adminUrl);
+
+  const run = new LoadRun(options);
+  const showProgress = process.stderr.isTTY === true && args.json !== true;
+  if (showProgress) {
+    run.on('progress', (p) => process.stderr.write(`\r${formatProgress(p, options.requests, options.durationMs)}\x1b[K`));
+  }
+  const onSignal = (): void => run.stop();
+  process.once('SIGINT', onSignal);
+  let result;
+  try {
+    result = await run.run();
+  } finally {
+    process.off('SIGINT', onSignal);
+    if (showProgress) process.stderr.write('\r\x1b[K');
+  }
+
+  if (result.completed === 0 && result.errored > 0 && !result.interrupted) {
+    const [kind, count] = [...result.errors].sort((a, b) => b[1] - a[1])[0]!;
+    if (kind === 'connect refused' || kind === 'dns') {
+      throw new LbError('LB_TARGET_UNREACHABLE', `cannot connect to ${options.url.origin}: ${kind} (${count} of ${result.issued} requests)`);
+    }
+  }
+  const summary = summarize(result, { target: options.url.href, method: options.method, concurrency: options.concurrency, rateRps: options.rateRps }, weights);
+  summary.thresholds = checkThresholds(summary, thresholds);
+  process.stdout.write(args.json === true ? `${JSON.stringify(summary, null, 2)}\n` : formatSummary(summary));
+  const crossed = summary.thresholds.filter((t) => t.crossed);
+  if (crossed.length > 0) throw new LbError('LB_THRESHOLD_CROSSED', `thresholds crossed: ${crossed.map((t) => t.expression).join(', ')}`);
+  if (result.interrupted) throw new LbError('LB_INTERRUPTED', `interrupted after ${result.issued} requests; the summary above covers them`);
+}
+
+async function readWeights(adminUrl: string): Promise<Map<string, number> | null> {
+  try {
+    const stats = await new AdminClient({ url: adminUrl, token: process.env.LB_ADMIN_TOKEN ?? null }).stats();
+    return new Map(stats.servers.map((s) => [s.id, s.weight]));
+  } catch (err) {
+    process.stderr.write(`lb loadtest: cannot read weights from ${adminUrl} (${(err as Error).message}); comparing shares without them\n`);
+    return null;
+  }
+}
