@@ -26,8 +26,17 @@ export interface ServerUpdate {
 }
 
 /** What the admin API can ask of the balancer; `balancer.ts` implements it. */
+/** A non-JSON answer (the Prometheus text format). */
+export class RawBody {
+  constructor(
+    readonly body: string,
+    readonly contentType: string,
+  ) {}
+}
+
 export interface AdminTarget {
   stats(): StatsSnapshot;
+  metrics(): Promise<RawBody>;
   seedStats(): SeedStatsResponse;
   history(): HistoryResponse;
   health(): HealthResponse;
@@ -74,6 +83,7 @@ const ROUTES: Route[] = [
   { pattern: /^\/api\/stats$/, methods: { GET: (t) => [200, t.seedStats()] } },
   { pattern: /^\/lb\/history$/, methods: { GET: (t) => [200, t.history()] } },
   { pattern: /^\/(?:api\/)?health$/, methods: { GET: (t) => [200, t.health()] } },
+  { pattern: /^\/metrics$/, methods: { GET: async (t) => [200, await t.metrics()] } },
   {
     pattern: /^\/lb\/add-server$/,
     methods: { POST: async (t, body) => [201, { server: t.addServer(await serverFromBody(body)) }] },
@@ -239,6 +249,11 @@ async function handle(target: AdminTarget, options: AdminOptions, req: IncomingM
         throw new LbError('LB_BAD_REQUEST', `bad server id ${JSON.stringify(param)} in the path`);
       }
       const [status, payload] = await handler(target, () => readJsonBody(req), param);
+      if (payload instanceof RawBody) {
+        res.writeHead(status, { 'content-type': payload.contentType, 'content-length': Buffer.byteLength(payload.body), 'cache-control': 'no-store' });
+        res.end(payload.body);
+        return;
+      }
       send(res, status, payload);
       return;
     }

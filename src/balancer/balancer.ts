@@ -12,11 +12,12 @@ import { LbError } from '../shared/errors.js';
 import { silentLogger, type Logger } from '../shared/log.js';
 import { defaultRandom, type Random } from '../shared/random.js';
 import { VERSION } from '../shared/version.js';
-import { createAdminHandler, type AdminTarget } from './admin.js';
+import { createAdminHandler, RawBody, type AdminTarget } from './admin.js';
 import { createAlgorithm, type AlgorithmOptions, type BalancingAlgorithm } from './algorithms/index.js';
 import type { BalancerConfig } from './config.js';
 import { ActiveHealthChecker } from './health/active.js';
 import { PassiveHealth } from './health/passive.js';
+import { BalancerMetrics } from './metrics.js';
 import { ServerPool } from './pool.js';
 import { createProxyHandler, type InflightCounter } from './proxy.js';
 import { RequestQueue } from './request-queue.js';
@@ -88,12 +89,18 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
   const checker = config.healthCheck.enabled ? new ActiveHealthChecker(pool, config.healthCheck, event) : null;
   const queue = new RequestQueue(config.limits.maxQueue, config.limits.queueTimeoutMs);
   const retryBudget = new RetryBudget(config.limits.retryBudgetRatio, config.limits.retryBudgetMin);
+  const metrics = new BalancerMetrics({
+    pool,
+    stats,
+    sessionsActive: () => sticky?.stats().active ?? 0,
+    queueLength: () => queue.length,
+  });
 
   const uptimeSeconds = (): number => Math.round((Date.now() - startedAt.getTime()) / 100) / 10;
   const activeRequests = (): number => pool.servers.reduce((sum, s) => sum + s.activeRequests, 0);
 
   const proxy = createProxyHandler(
-    { pool, algorithm: () => algorithm, sticky, upstreams, stats, logger, inflight, passive, retryBudget, queue },
+    { pool, algorithm: () => algorithm, sticky, upstreams, stats, logger, inflight, passive, retryBudget, queue, metrics },
     { timeoutMs: config.timeoutMs, retries: config.retries, forwardedProto: 'http' },
   );
   // Client keep-alive longer than typical upstream idle timeouts (nginx uses 75 s) so clients reuse
@@ -110,6 +117,7 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
     },
     proxy,
   );
+  traffic.on('connection', (socket) => metrics.trackConnection(socket));
 
   let url = '';
   const snapshot = (): StatsSnapshot => ({
@@ -126,6 +134,7 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
 
   const admin: AdminTarget = {
     stats: snapshot,
+    metrics: async () => new RawBody(await metrics.render(), metrics.contentType),
     seedStats: () => {
       const servers: ReturnType<AdminTarget['seedStats']>['servers'] = {};
       for (const s of pool.servers) {

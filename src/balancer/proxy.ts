@@ -19,6 +19,7 @@ import { httpStatusOf } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import type { BalancingAlgorithm, RequestContext } from './algorithms/index.js';
 import type { PassiveHealth } from './health/passive.js';
+import type { BalancerMetrics } from './metrics.js';
 import type { ServerPool } from './pool.js';
 import type { RequestQueue, Waiter } from './request-queue.js';
 import type { RetryBudget } from './retry-budget.js';
@@ -54,6 +55,7 @@ export interface ProxyDeps {
   passive: PassiveHealth;
   retryBudget: RetryBudget;
   queue: RequestQueue;
+  metrics: BalancerMetrics;
 }
 
 /** RFC 9110 §7.6.1 hop-by-hop fields, plus the legacy ones proxies still see. Lower case. */
@@ -101,8 +103,8 @@ class ProxyExchange implements Dispatcher.DispatchHandler, Waiter {
   readonly #startedAt = performance.now();
   #upstreamHeaders: string[] | null = null;
   #server: Server | null = null;
-  /** The server of the latest attempt, kept after the attempt is accounted for: the history names it. */
-  #lastServerId: string | null = null;
+  /** The server of the latest attempt, kept after the attempt is accounted for: history and metrics name it. */
+  #lastServer: Server | null = null;
   #attemptStartedAt = 0;
   #attempts = 0;
   #tried: Set<Server> | null = null;
@@ -174,7 +176,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler, Waiter {
 
   #dispatch(server: Server): void {
     this.#server = server;
-    this.#lastServerId = server.id;
+    this.#lastServer = server;
     this.#attempts += 1;
     this.#attemptStartedAt = performance.now();
     this.#upstreamHeaders ??= buildUpstreamHeaders(this.#req, this.#ctx.clientIp, this.#options.forwardedProto);
@@ -357,15 +359,9 @@ class ProxyExchange implements Dispatcher.DispatchHandler, Waiter {
     if (this.#done) return;
     this.#done = true;
     const retries = this.#attempts > 0 ? this.#attempts - 1 : 0;
-    this.#deps.stats.record(
-      this.#ctx.method,
-      this.#ctx.path,
-      this.#lastServerId,
-      status,
-      performance.now() - this.#startedAt,
-      retries,
-      error,
-    );
+    const durationMs = performance.now() - this.#startedAt;
+    this.#deps.stats.record(this.#ctx.method, this.#ctx.path, this.#lastServer?.id ?? null, status, durationMs, retries, error);
+    this.#deps.metrics.requestFinished(this.#lastServer, this.#ctx.method, status, durationMs);
   }
 }
 

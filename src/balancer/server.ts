@@ -64,6 +64,8 @@ export class Server {
   readonly peakEwma = new PeakEwma();
   /** Passive health; opened and closed by health/passive.ts, which applies the ejection cap. */
   readonly circuit: CircuitBreaker;
+  healthChecksPassed = 0;
+  healthChecksFailed = 0;
   /** Last active health check, for the stats. */
   healthCheck: HealthCheckSnapshot = { ok: null, detail: null, at: null, consecutiveFailures: 0, consecutiveSuccesses: 0 };
 

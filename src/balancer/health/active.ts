@@ -96,6 +96,8 @@ export class ActiveHealthChecker {
         this.#states.set(server, state);
       }
       const flipped = state.observe(result.ok);
+      if (result.ok) server.healthChecksPassed += 1;
+      else server.healthChecksFailed += 1;
       server.healthCheck = {
         ok: result.ok,
         detail: result.detail,
