@@ -4,7 +4,7 @@
  * `startBalancer` never exits the process and can run many times in one test process; `close()` stops
  * accepting, lets in-flight requests finish (up to `shutdownTimeoutMs`), then cuts what is left.
  */
-import { once } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ALGORITHM_NAMES, type AlgorithmName, type BalancerEventType, type StatsSnapshot } from '../shared/api-types.js';
@@ -15,11 +15,13 @@ import { VERSION } from '../shared/version.js';
 import { createAdminHandler, RawBody, type AdminTarget } from './admin.js';
 import { createAlgorithm, type AlgorithmOptions, type BalancingAlgorithm } from './algorithms/index.js';
 import type { BalancerConfig } from './config.js';
+import { planReload, type ReloadReport } from './reload.js';
 import { ActiveHealthChecker } from './health/active.js';
 import { PassiveHealth } from './health/passive.js';
 import { BalancerMetrics } from './metrics.js';
 import { ServerPool } from './pool.js';
-import { createProxyHandler, type InflightCounter } from './proxy.js';
+import type { AccessLog } from './access-log.js';
+import { createProxyHandler, type InflightCounter, type ProxyDeps, type RequestEvent } from './proxy.js';
 import { RequestQueue } from './request-queue.js';
 import { RetryBudget } from './retry-budget.js';
 import type { Server } from './server.js';
@@ -27,9 +29,25 @@ import { BalancerStats } from './stats.js';
 import { StickySessions } from './sticky.js';
 import { Upstreams } from './upstreams.js';
 
-export interface BalancerHandle {
+/** A server changed state (down, up, ejected, drained...): the embedding API's `server-state` event. */
+export interface ServerStateEvent {
+  server: string;
+  type: BalancerEventType;
+  detail: string;
+  /** The server's state after the change. */
+  state: string;
+}
+
+export interface BalancerEvents {
+  request: [RequestEvent];
+  'server-state': [ServerStateEvent];
+}
+
+export interface BalancerHandle extends EventEmitter<BalancerEvents> {
   /** One round of active health checks now (tests; also what the scheduler runs). */
   checkHealth(): Promise<void>;
+  /** Applies a re-read config: servers, weights, algorithm, timeouts, health checks. See reload.ts. */
+  reload(next: BalancerConfig): ReloadReport;
   /** Traffic URL (loopback form when listening on all interfaces). */
   readonly url: string;
   readonly adminUrl: string;
@@ -43,6 +61,8 @@ export interface BalancerHandle {
 
 export interface StartOptions {
   logger?: Logger;
+  /** One JSON line per request; the caller opens the stream (see access-log.ts). */
+  accessLog?: AccessLog;
   /** Randomness for the randomised algorithms; seeded in tests. Default Math.random. */
   random?: Random;
 }
@@ -58,8 +78,10 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
     startHealthy: config.healthCheck.startHealthy || !config.healthCheck.enabled,
   });
   const stats = new BalancerStats();
+  const emitter = new EventEmitter<BalancerEvents>();
   const event = (type: BalancerEventType, server: Server | null, detail: string): void => {
     stats.event(type, server?.id ?? null, detail);
+    if (server !== null) emitter.emit('server-state', { server: server.id, type, detail, state: server.state });
     const line = `${type}${server ? ` ${server.id}` : ''}${detail ? `: ${detail}` : ''}`;
     if (type === 'server-down' || type === 'circuit-open' || type === 'ejection-refused') logger.warn(line);
     else logger.info(line);
@@ -86,7 +108,8 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
     upstreams.release(server);
   });
   const passive = new PassiveHealth(pool, config.circuitBreaker, event);
-  const checker = config.healthCheck.enabled ? new ActiveHealthChecker(pool, config.healthCheck, event) : null;
+  let current = config;
+  let checker = config.healthCheck.enabled ? new ActiveHealthChecker(pool, config.healthCheck, event) : null;
   const queue = new RequestQueue(config.limits.maxQueue, config.limits.queueTimeoutMs);
   const retryBudget = new RetryBudget(config.limits.retryBudgetRatio, config.limits.retryBudgetMin);
   const metrics = new BalancerMetrics({
@@ -99,10 +122,33 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
   const uptimeSeconds = (): number => Math.round((Date.now() - startedAt.getTime()) / 100) / 10;
   const activeRequests = (): number => pool.servers.reduce((sum, s) => sum + s.activeRequests, 0);
 
-  const proxy = createProxyHandler(
-    { pool, algorithm: () => algorithm, sticky, upstreams, stats, logger, inflight, passive, retryBudget, queue, metrics },
-    { timeoutMs: config.timeoutMs, retries: config.retries, forwardedProto: 'http' },
-  );
+  const deps: ProxyDeps = {
+    pool,
+    algorithm: () => algorithm,
+    sticky,
+    upstreams,
+    stats,
+    logger,
+    inflight,
+    passive,
+    retryBudget,
+    queue,
+    metrics,
+    accessLog: options.accessLog ?? null,
+    onRequest: null,
+  };
+  // The per-request event costs nothing until someone listens for it. (The typed emitter does not list
+  // EventEmitter's own newListener/removeListener events, hence the plain view of it.)
+  const plain = emitter as EventEmitter;
+  plain.on('newListener', (name: string | symbol) => {
+    if (name === 'request') deps.onRequest = (e) => emitter.emit('request', e);
+  });
+  plain.on('removeListener', (name: string | symbol) => {
+    if (name === 'request' && emitter.listenerCount('request') === 0) deps.onRequest = null;
+  });
+  // Mutable on purpose: a reload changes timeouts and retries for the next requests.
+  const proxyOptions = { timeoutMs: config.timeoutMs, retries: config.retries, forwardedProto: 'http' as const };
+  const proxy = createProxyHandler(deps, proxyOptions);
   // Client keep-alive longer than typical upstream idle timeouts (nginx uses 75 s) so clients reuse
   // connections; the header timeout is the slowloris guard (Node's own default is 60 s).
   // Node enforces headersTimeout only when it sweeps its connections (every 30 s by default): sweep at
@@ -232,9 +278,10 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
       traffic.closeAllConnections();
       adminServer.closeAllConnections();
       await upstreams.closeAll(1000);
+      await options.accessLog?.close();
     })());
 
-  return {
+  return Object.assign(emitter, {
     url,
     adminUrl,
     port,
@@ -243,8 +290,29 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
     admin,
     algorithm: () => algorithm.name,
     checkHealth: async () => checker?.runRound(),
+    reload: (next: BalancerConfig): ReloadReport => {
+      const plan = planReload(current, next, pool.servers, algorithm.name);
+      // Removals first: a server that moved to a new name frees its address for the add.
+      for (const id of plan.remove) pool.remove(id);
+      for (const init of plan.add) pool.add(init);
+      for (const { id, weight, maxConns } of plan.update) {
+        const server = pool.require(id);
+        if (weight !== server.weight) pool.setWeight(id, weight);
+        server.maxConns = maxConns;
+      }
+      if (next.algorithm !== algorithm.name) admin.setAlgorithm(next.algorithm);
+      proxyOptions.timeoutMs = next.timeoutMs;
+      proxyOptions.retries = next.retries;
+      if (plan.healthCheckChanged) {
+        void checker?.close();
+        checker = next.healthCheck.enabled ? new ActiveHealthChecker(pool, next.healthCheck, event) : null;
+        checker?.start();
+      }
+      current = next;
+      return plan.report;
+    },
     close,
-  };
+  });
 }
 
 function displayHost(host: string): string {

@@ -4,12 +4,19 @@ import { ALGORITHM_NAMES } from '../shared/api-types.js';
 import { numberOption, portOption, stringOption } from '../shared/cli-options.js';
 import { createLogger, LOG_LEVELS } from '../shared/log.js';
 import { untilSignal } from '../shared/until-signal.js';
+import { createWriteStream, watch, type FSWatcher } from 'node:fs';
+import { once } from 'node:events';
+import { basename, dirname } from 'node:path';
+import { LbError } from '../shared/errors.js';
+import { AccessLog } from './access-log.js';
 import { startBalancer } from './balancer.js';
 import { loadConfig, STICKY_MODES, type ConfigFlags } from './config.js';
 import { HASH_KEY_HELP } from './hash-key.js';
 
 interface ServeArgs extends ConfigFlags {
   servers?: string;
+  watch?: boolean;
+  accessLog?: string;
 }
 
 export const DEFAULT_SERVERS_FILE = 'servers.json';
@@ -38,6 +45,8 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       .option('sticky', { ...stringOption('sticky', 'sticky sessions', 'off'), choices: STICKY_MODES })
       .option('sticky-cookie', stringOption('sticky-cookie', 'sticky session cookie name', 'lb_session'))
       .option('sticky-ttl', numberOption('sticky-ttl', 'seconds a sticky session lives (cookie Max-Age, idle timeout)', { min: 1, max: 31_536_000 }, '1800'))
+      .option('access-log', stringOption('access-log', 'one JSON line per request to this file, or - for stdout'))
+      .option('watch', { type: 'boolean', describe: 'reload the servers file when it changes (SIGHUP always reloads)' })
       .option('log-level', { ...stringOption('log-level', 'log level (env LOG_LEVEL)', 'info'), choices: LOG_LEVELS })
       .example('$0 serve --servers servers.json --algorithm least_connections', '')
       .example('$0 serve --algorithm consistent_hash --hash-key header:x-user-id', '')
@@ -45,22 +54,72 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       .example('LB_PORT=9000 $0 serve', 'flags > env > file > defaults') as unknown as Argv<ServeArgs>,
   handler: async (args: ArgumentsCamelCase<ServeArgs>) => {
     const serversFile = args.servers ?? DEFAULT_SERVERS_FILE;
-    const config = await loadConfig({
-      flags: args,
-      env: process.env,
-      serversFile,
-      required: args.servers !== undefined,
-    });
-    const logger = createLogger(config.logLevel, (line) => process.stderr.write(line));
+    const load = () => loadConfig({ flags: args, env: process.env, serversFile, required: args.servers !== undefined });
+    const config = await load();
+    // A terminal gets readable lines; anything else (a file, a log shipper) gets pino's JSON.
+    const logger = process.stderr.isTTY
+      ? createLogger(config.logLevel, (line) => process.stderr.write(line))
+      : (await import('../shared/json-logger.js')).createJsonLogger(config.logLevel);
     for (const warning of config.warnings) logger.warn(`${config.serversFile ?? 'config'}: ${warning}`);
     if (config.serversFile === null) logger.warn(`no ${serversFile} here: starting with no servers (add some with POST /lb/add-server)`);
-    const balancer = await startBalancer(config, { logger });
+    const accessLog = args.accessLog === undefined ? undefined : await openAccessLog(args.accessLog);
+    const balancer = await startBalancer(config, { logger, ...(accessLog ? { accessLog } : {}) });
     process.stdout.write(
       `lb serve: ${balancer.url} -> ${balancer.pool.size} server(s), ${balancer.algorithm()}\n` +
         `admin API: ${balancer.adminUrl}/lb/stats\n`,
     );
+
+    // Reload: re-read the same sources; a bad file is logged and the running config kept.
+    let reloading = Promise.resolve();
+    const reload = (why: string): void => {
+      reloading = reloading.then(async () => {
+        try {
+          const next = await load();
+          const r = balancer.reload(next);
+          const changes = [
+            r.added.length ? `+${r.added.join(', +')}` : '',
+            r.removed.length ? `-${r.removed.join(', -')}` : '',
+            r.updated.length ? `updated ${r.updated.join(', ')}` : '',
+            r.algorithm ? `algorithm ${r.algorithm}` : '',
+          ].filter(Boolean);
+          logger.info(`reloaded (${why}): ${changes.length ? changes.join('; ') : 'no server changes'}`);
+          if (r.needsRestart.length) logger.warn(`changed but only applied on restart: ${r.needsRestart.join(', ')}`);
+        } catch (err) {
+          logger.error(`reload (${why}) failed, keeping the running config: ${(err as Error).message}`);
+        }
+      });
+    };
+    const onHup = (): void => reload('SIGHUP');
+    process.on('SIGHUP', onHup);
+    const watcher = args.watch === true && config.serversFile !== null ? watchFile(config.serversFile, () => reload('file changed')) : null;
+
     const signal = await untilSignal();
+    process.off('SIGHUP', onHup);
+    watcher?.close();
     logger.info(`${signal}: finishing in-flight requests (up to ${config.shutdownTimeoutMs / 1000} s; Ctrl-C again to stop now)`);
+    await reloading;
     await balancer.close();
   },
 };
+
+async function openAccessLog(target: string): Promise<AccessLog> {
+  if (target === '-') return new AccessLog(process.stdout, false);
+  const stream = createWriteStream(target, { flags: 'a' });
+  try {
+    await once(stream, 'open');
+  } catch (err) {
+    throw new LbError('LB_CONFIG_INVALID', `--access-log ${target}: cannot open (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  return new AccessLog(stream, true);
+}
+
+/** Watches the file's folder, not the file: editors replace files by renaming, which ends a file watch. */
+function watchFile(path: string, onChange: () => void): FSWatcher {
+  let timer: NodeJS.Timeout | null = null;
+  return watch(dirname(path), (_event, name) => {
+    if (name !== basename(path)) return;
+    // Editors write in several steps: reload once things are quiet.
+    if (timer !== null) clearTimeout(timer);
+    timer = setTimeout(onChange, 200);
+  });
+}

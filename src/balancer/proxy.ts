@@ -18,6 +18,7 @@ import type { LbErrorCode } from '../shared/errors.js';
 import { httpStatusOf } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import type { BalancingAlgorithm, RequestContext } from './algorithms/index.js';
+import type { AccessLog } from './access-log.js';
 import type { PassiveHealth } from './health/passive.js';
 import type { BalancerMetrics } from './metrics.js';
 import type { ServerPool } from './pool.js';
@@ -56,6 +57,20 @@ export interface ProxyDeps {
   retryBudget: RetryBudget;
   queue: RequestQueue;
   metrics: BalancerMetrics;
+  accessLog: AccessLog | null;
+  /** The embedding API's `request` event; null when nobody listens, so the hot path skips it. */
+  onRequest: ((event: RequestEvent) => void) | null;
+}
+
+/** What an embedding application hears about each request (the seed's monitoring callback). */
+export interface RequestEvent {
+  server: string | null;
+  ok: boolean;
+  status: number;
+  durationMs: number;
+  method: string;
+  path: string;
+  retries: number;
 }
 
 /** RFC 9110 §7.6.1 hop-by-hop fields, plus the legacy ones proxies still see. Lower case. */
@@ -111,6 +126,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler, Waiter {
   #abort: ((err?: Error) => void) | null = null;
   #resume: (() => void) | null = null;
   #status = 0;
+  #bytesOut = 0;
   #setCookie: string | null = null;
   #responded = false;
   #waitingForDrain = false;
@@ -178,6 +194,9 @@ class ProxyExchange implements Dispatcher.DispatchHandler, Waiter {
     this.#server = server;
     this.#lastServer = server;
     this.#attempts += 1;
+    if (this.#deps.logger.debugEnabled) {
+      this.#deps.logger.debug(`route ${this.#ctx.method} ${this.#ctx.path} -> ${server.id} (${this.#deps.algorithm().name}, attempt ${this.#attempts})`);
+    }
     this.#attemptStartedAt = performance.now();
     this.#upstreamHeaders ??= buildUpstreamHeaders(this.#req, this.#ctx.clientIp, this.#options.forwardedProto);
     server.requestStarted();
@@ -219,6 +238,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler, Waiter {
   }
 
   onData(chunk: Buffer): boolean {
+    this.#bytesOut += chunk.length;
     if (this.#res.write(chunk)) return true;
     if (!this.#waitingForDrain) {
       this.#waitingForDrain = true;
@@ -351,6 +371,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler, Waiter {
       if (status === 503) headers['retry-after'] = 1;
       res.writeHead(status, headers);
       res.end(body);
+      this.#bytesOut += body.length;
     }
     this.#finish(status, code);
   }
@@ -360,8 +381,28 @@ class ProxyExchange implements Dispatcher.DispatchHandler, Waiter {
     this.#done = true;
     const retries = this.#attempts > 0 ? this.#attempts - 1 : 0;
     const durationMs = performance.now() - this.#startedAt;
-    this.#deps.stats.record(this.#ctx.method, this.#ctx.path, this.#lastServer?.id ?? null, status, durationMs, retries, error);
-    this.#deps.metrics.requestFinished(this.#lastServer, this.#ctx.method, status, durationMs);
+    const serverId = this.#lastServer?.id ?? null;
+    const { stats, metrics, accessLog, onRequest } = this.#deps;
+    stats.record(this.#ctx.method, this.#ctx.path, serverId, status, durationMs, retries, error);
+    metrics.requestFinished(this.#lastServer, this.#ctx.method, status, durationMs);
+    if (accessLog !== null) {
+      accessLog.write({
+        time: new Date().toISOString(),
+        client: this.#ctx.clientIp,
+        method: this.#ctx.method,
+        path: this.#ctx.path,
+        status,
+        server: serverId,
+        duration_ms: Math.round(durationMs * 1000) / 1000,
+        bytes: this.#bytesOut,
+        retries,
+        error,
+      });
+    }
+    if (onRequest !== null) {
+      const ok = status > 0 && status < 500;
+      onRequest({ server: serverId, ok, status, durationMs, method: this.#ctx.method, path: this.#ctx.path, retries });
+    }
   }
 }
 

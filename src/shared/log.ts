@@ -7,6 +7,8 @@ export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export interface Logger {
+  /** Lets a hot path skip building a debug message nobody will read. */
+  readonly debugEnabled: boolean;
   debug(message: string): void;
   info(message: string): void;
   warn(message: string): void;
@@ -14,16 +16,18 @@ export interface Logger {
 }
 
 const noop = (): void => {};
-export const silentLogger: Logger = { debug: noop, info: noop, warn: noop, error: noop };
+export const silentLogger: Logger = { debugEnabled: false, debug: noop, info: noop, warn: noop, error: noop };
 
 export function isLogLevel(value: string): value is LogLevel {
   return (LOG_LEVELS as readonly string[]).includes(value);
 }
 
-/** Writes `LEVEL message` lines to `write` for every level at or above `level`. */
+/** Human-readable lines, `HH:MM:SS LEVEL message`, for every level at or above `level` (a terminal's log). */
 export function createLogger(level: LogLevel, write: (line: string) => void): Logger {
   const threshold = LOG_LEVELS.indexOf(level);
   const at = (lvl: LogLevel) =>
-    LOG_LEVELS.indexOf(lvl) >= threshold ? (message: string) => write(`${lvl.toUpperCase()} ${message}\n`) : noop;
-  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+    LOG_LEVELS.indexOf(lvl) >= threshold
+      ? (message: string) => write(`${new Date().toISOString().slice(11, 19)} ${lvl.toUpperCase().padEnd(5)} ${message}\n`)
+      : noop;
+  return { debugEnabled: threshold === 0, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }

@@ -1,0 +1,17 @@
+/**
+ * The JSON log (pino) for when stderr is not a terminal: one object a line with time, level and msg,
+ * ready for a log shipper. Kept out of log.ts so that commands which never log JSON do not load pino.
+ */
+import { pino } from 'pino';
+import type { LogLevel, Logger } from './log.js';
+
+export function createJsonLogger(level: LogLevel, destination: NodeJS.WritableStream = process.stderr): Logger {
+  const log = pino({ level, base: { app: 'lb' }, timestamp: pino.stdTimeFunctions.isoTime }, destination);
+  return {
+    debugEnabled: log.isLevelEnabled('debug'),
+    debug: (m) => log.debug(m),
+    info: (m) => log.info(m),
+    warn: (m) => log.warn(m),
+    error: (m) => log.error(m),
+  };
+}
