@@ -50,6 +50,8 @@ export interface AdminTarget {
 export interface AdminOptions {
   token: string | null;
   logger: Logger;
+  /** Origins allowed to call from a browser (CORS); empty = no CORS headers at all. */
+  corsOrigins: readonly string[];
 }
 
 const MAX_BODY_BYTES = 64 * 1024;
@@ -219,8 +221,28 @@ export function createAdminHandler(target: AdminTarget, options: AdminOptions): 
   };
 }
 
+/** CORS headers for this request's Origin, or none when it is not allowed (the browser then refuses). */
+function corsHeaders(options: AdminOptions, req: IncomingMessage): Record<string, string> {
+  const origin = req.headers.origin;
+  if (options.corsOrigins.length === 0 || origin === undefined) return {};
+  const allowed = options.corsOrigins.includes('*') ? '*' : options.corsOrigins.includes(origin) ? origin : null;
+  return allowed === null ? {} : { 'access-control-allow-origin': allowed, vary: 'Origin' };
+}
+
 async function handle(target: AdminTarget, options: AdminOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const method = req.method ?? 'GET';
+  const cors = corsHeaders(options, req);
+  for (const [name, value] of Object.entries(cors)) res.setHeader(name, value);
+  if (method === 'OPTIONS' && cors['access-control-allow-origin'] !== undefined && req.headers['access-control-request-method'] !== undefined) {
+    // A preflight carries no credentials: answer it before the token check.
+    res.writeHead(204, {
+      'access-control-allow-methods': 'GET, POST, PATCH, DELETE, OPTIONS',
+      'access-control-allow-headers': 'authorization, content-type',
+      'access-control-max-age': '600',
+    });
+    res.end();
+    return;
+  }
   let pathname: string;
   try {
     pathname = new URL(req.url ?? '/', 'http://admin').pathname;

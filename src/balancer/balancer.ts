@@ -5,7 +5,10 @@
  * accepting, lets in-flight requests finish (up to `shutdownTimeoutMs`), then cuts what is left.
  */
 import { EventEmitter, once } from 'node:events';
-import { createServer, type Server as HttpServer } from 'node:http';
+import { readFile } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { ALGORITHM_NAMES, type AlgorithmName, type BalancerEventType, type StatsSnapshot } from '../shared/api-types.js';
 import { LbError } from '../shared/errors.js';
@@ -21,13 +24,14 @@ import { PassiveHealth } from './health/passive.js';
 import { BalancerMetrics } from './metrics.js';
 import { ServerPool } from './pool.js';
 import type { AccessLog } from './access-log.js';
-import { createProxyHandler, type InflightCounter, type ProxyDeps, type RequestEvent } from './proxy.js';
+import { createProxyHandler, type InflightCounter, type ProxyDeps, type ProxyOptions, type RequestEvent } from './proxy.js';
 import { RequestQueue } from './request-queue.js';
 import { RetryBudget } from './retry-budget.js';
 import type { Server } from './server.js';
 import { BalancerStats } from './stats.js';
 import { StickySessions } from './sticky.js';
-import { Upstreams } from './upstreams.js';
+import { Upstreams, type UpstreamTls } from './upstreams.js';
+import { createUpgradeHandler } from './websocket.js';
 
 /** A server changed state (down, up, ejected, drained...): the embedding API's `server-state` event. */
 export interface ServerStateEvent {
@@ -86,7 +90,9 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
     if (type === 'server-down' || type === 'circuit-open' || type === 'ejection-refused') logger.warn(line);
     else logger.info(line);
   };
-  const upstreams = new Upstreams({ connectionsPerServer: 128, connectTimeoutMs: config.connectTimeoutMs });
+  const tlsFiles = await readTlsFiles(config);
+  const upstreamTls: UpstreamTls = { ca: tlsFiles.upstreamCa, rejectUnauthorized: !config.tls.upstreamInsecure };
+  const upstreams = new Upstreams({ connectionsPerServer: 128, connectTimeoutMs: config.connectTimeoutMs, tls: upstreamTls });
   const inflight: InflightCounter = { count: 0 };
   const algorithmOptions: AlgorithmOptions = {
     random: options.random ?? defaultRandom,
@@ -109,7 +115,7 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
   });
   const passive = new PassiveHealth(pool, config.circuitBreaker, event);
   let current = config;
-  let checker = config.healthCheck.enabled ? new ActiveHealthChecker(pool, config.healthCheck, event) : null;
+  let checker = config.healthCheck.enabled ? new ActiveHealthChecker(pool, config.healthCheck, event, upstreamTls) : null;
   const queue = new RequestQueue(config.limits.maxQueue, config.limits.queueTimeoutMs);
   const retryBudget = new RetryBudget(config.limits.retryBudgetRatio, config.limits.retryBudgetMin);
   const metrics = new BalancerMetrics({
@@ -147,23 +153,33 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
     if (name === 'request' && emitter.listenerCount('request') === 0) deps.onRequest = null;
   });
   // Mutable on purpose: a reload changes timeouts and retries for the next requests.
-  const proxyOptions = { timeoutMs: config.timeoutMs, retries: config.retries, forwardedProto: 'http' as const };
+  const scheme = tlsFiles.cert === null ? 'http' : 'https';
+  const proxyOptions: ProxyOptions = { timeoutMs: config.timeoutMs, retries: config.retries, forwardedProto: scheme };
   const proxy = createProxyHandler(deps, proxyOptions);
   // Client keep-alive longer than typical upstream idle timeouts (nginx uses 75 s) so clients reuse
   // connections; the header timeout is the slowloris guard (Node's own default is 60 s).
   // Node enforces headersTimeout only when it sweeps its connections (every 30 s by default): sweep at
   // least twice per timeout, so a 1 s header timeout means ~1 s.
   const sweepMs = Math.max(50, Math.min(1000, Math.floor(config.limits.clientHeaderTimeoutMs / 2)));
-  const traffic = createServer(
-    {
-      keepAliveTimeout: config.limits.clientIdleTimeoutMs,
-      headersTimeout: config.limits.clientHeaderTimeoutMs,
-      requestTimeout: 0,
-      connectionsCheckingInterval: sweepMs,
-    },
-    proxy,
-  );
+  const serverOptions = {
+    keepAliveTimeout: config.limits.clientIdleTimeoutMs,
+    headersTimeout: config.limits.clientHeaderTimeoutMs,
+    requestTimeout: 0,
+    connectionsCheckingInterval: sweepMs,
+  };
+  const traffic: HttpServer =
+    tlsFiles.cert === null || tlsFiles.key === null
+      ? createServer(serverOptions, proxy)
+      : createHttpsServer({ ...serverOptions, cert: tlsFiles.cert, key: tlsFiles.key }, proxy);
   traffic.on('connection', (socket) => metrics.trackConnection(socket));
+  // Upgraded connections (WebSockets) leave the HTTP server's books: kept here so close() can end them.
+  const tunnels = new Set<Duplex>();
+  const upgrade = createUpgradeHandler(deps, proxyOptions, upstreamTls);
+  traffic.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    tunnels.add(socket);
+    socket.once('close', () => tunnels.delete(socket));
+    upgrade(req, socket, head);
+  });
 
   let url = '';
   const snapshot = (): StatsSnapshot => ({
@@ -244,7 +260,7 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
   };
   const adminServer = createServer(
     { headersTimeout: config.limits.clientHeaderTimeoutMs },
-    createAdminHandler(admin, { token: config.adminToken, logger }),
+    createAdminHandler(admin, { token: config.adminToken, logger, corsOrigins: config.adminCors }),
   );
 
   try {
@@ -259,7 +275,7 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
   checker?.start();
   const port = (traffic.address() as AddressInfo).port;
   const adminPort = (adminServer.address() as AddressInfo).port;
-  url = `http://${displayHost(config.host)}:${port}`;
+  url = `${scheme}://${displayHost(config.host)}:${port}`;
   const adminUrl = `http://${displayHost(config.adminHost)}:${adminPort}`;
 
   let closing: Promise<void> | null = null;
@@ -275,6 +291,7 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
       queue.clear();
+      for (const socket of tunnels) socket.destroy();
       traffic.closeAllConnections();
       adminServer.closeAllConnections();
       await upstreams.closeAll(1000);
@@ -305,7 +322,7 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
       proxyOptions.retries = next.retries;
       if (plan.healthCheckChanged) {
         void checker?.close();
-        checker = next.healthCheck.enabled ? new ActiveHealthChecker(pool, next.healthCheck, event) : null;
+        checker = next.healthCheck.enabled ? new ActiveHealthChecker(pool, next.healthCheck, event, upstreamTls) : null;
         checker?.start();
       }
       current = next;
@@ -313,6 +330,22 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
     },
     close,
   });
+}
+
+async function readTlsFiles(config: BalancerConfig): Promise<{ cert: Buffer | null; key: Buffer | null; upstreamCa: Buffer | null }> {
+  const read = async (path: string | null, flag: string): Promise<Buffer | null> => {
+    if (path === null) return null;
+    try {
+      return await readFile(path);
+    } catch (err) {
+      throw new LbError('LB_CONFIG_INVALID', `${flag} ${path}: cannot read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+  };
+  return {
+    cert: await read(config.tls.certFile, '--tls-cert'),
+    key: await read(config.tls.keyFile, '--tls-key'),
+    upstreamCa: await read(config.tls.upstreamCaFile, '--upstream-ca'),
+  };
 }
 
 function displayHost(host: string): string {

@@ -45,6 +45,11 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       .option('sticky', { ...stringOption('sticky', 'sticky sessions', 'off'), choices: STICKY_MODES })
       .option('sticky-cookie', stringOption('sticky-cookie', 'sticky session cookie name', 'lb_session'))
       .option('sticky-ttl', numberOption('sticky-ttl', 'seconds a sticky session lives (cookie Max-Age, idle timeout)', { min: 1, max: 31_536_000 }, '1800'))
+      .option('tls-cert', stringOption('tls-cert', 'PEM certificate (chain): serve HTTPS on the traffic port'))
+      .option('tls-key', stringOption('tls-key', 'PEM private key for --tls-cert'))
+      .option('upstream-ca', stringOption('upstream-ca', 'PEM CA bundle to verify servers marked "tls": true'))
+      .option('upstream-insecure', { type: 'boolean', describe: 'accept any certificate from HTTPS servers (self-signed tests only)' })
+      .option('admin-cors', stringOption('admin-cors', 'origins allowed to call the admin API from a browser, comma-separated, or *'))
       .option('access-log', stringOption('access-log', 'one JSON line per request to this file, or - for stdout'))
       .option('watch', { type: 'boolean', describe: 'reload the servers file when it changes (SIGHUP always reloads)' })
       .option('log-level', { ...stringOption('log-level', 'log level (env LOG_LEVEL)', 'info'), choices: LOG_LEVELS })
@@ -64,10 +69,6 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
     if (config.serversFile === null) logger.warn(`no ${serversFile} here: starting with no servers (add some with POST /lb/add-server)`);
     const accessLog = args.accessLog === undefined ? undefined : await openAccessLog(args.accessLog);
     const balancer = await startBalancer(config, { logger, ...(accessLog ? { accessLog } : {}) });
-    process.stdout.write(
-      `lb serve: ${balancer.url} -> ${balancer.pool.size} server(s), ${balancer.algorithm()}\n` +
-        `admin API: ${balancer.adminUrl}/lb/stats\n`,
-    );
 
     // Reload: re-read the same sources; a bad file is logged and the running config kept.
     let reloading = Promise.resolve();
@@ -92,6 +93,11 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
     const onHup = (): void => reload('SIGHUP');
     process.on('SIGHUP', onHup);
     const watcher = args.watch === true && config.serversFile !== null ? watchFile(config.serversFile, () => reload('file changed')) : null;
+    // Printed last: once these lines are out, SIGHUP and file changes are already handled.
+    process.stdout.write(
+      `lb serve: ${balancer.url} -> ${balancer.pool.size} server(s), ${balancer.algorithm()}\n` +
+        `admin API: ${balancer.adminUrl}/lb/stats\n`,
+    );
 
     const signal = await untilSignal();
     process.off('SIGHUP', onHup);

@@ -81,6 +81,16 @@ export interface StickyConfig {
   maxSessions: number;
 }
 
+export interface TlsConfig {
+  /** PEM certificate chain and key for HTTPS on the traffic port; null = plain HTTP. */
+  certFile: string | null;
+  keyFile: string | null;
+  /** CA bundle (PEM) to verify HTTPS servers with; null = the system's. */
+  upstreamCaFile: string | null;
+  /** Accept any certificate from HTTPS servers (self-signed test setups only). */
+  upstreamInsecure: boolean;
+}
+
 export interface BalancerConfig {
   port: number;
   host: string;
@@ -101,6 +111,9 @@ export interface BalancerConfig {
   consistentHash: ConsistentHashConfig;
   hashKey: HashKeySpec;
   sticky: StickyConfig;
+  tls: TlsConfig;
+  /** Origins allowed to call the admin API from a browser (CORS); empty = none. */
+  adminCors: string[];
   /** Where the servers came from (for messages and reload); null when none was read. */
   serversFile: string | null;
   /** Unknown keys and other things worth a line in the log, never fatal. */
@@ -128,6 +141,11 @@ export interface ConfigFlags {
   sticky?: string;
   stickyCookie?: string;
   stickyTtl?: number;
+  tlsCert?: string;
+  tlsKey?: string;
+  upstreamCa?: string;
+  upstreamInsecure?: boolean;
+  adminCors?: string;
 }
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -167,6 +185,8 @@ export const DEFAULT_CONFIG: Omit<BalancerConfig, 'servers' | 'serversFile' | 'w
   consistentHash: { virtualNodes: 160, hashFunction: 'fnv1a' },
   hashKey: { kind: 'ip' },
   sticky: { mode: 'off', cookieName: 'lb_session', ttlMs: 1_800_000, secret: null, maxSessions: 100_000 },
+  tls: { certFile: null, keyFile: null, upstreamCaFile: null, upstreamInsecure: false },
+  adminCors: [],
 };
 
 const MAX_SERVERS = 10_000;
@@ -221,9 +241,10 @@ function algorithm(value: unknown, path: string): AlgorithmName {
 /** Validates one server entry: `{host, port, weight?, name?}` or `{url}` (as the bench harness writes). */
 export function parseServer(value: unknown, path: string, warnings: string[] = []): ServerInit {
   if (!isObject(value)) throw invalid(path, `must be an object like {"host": "127.0.0.1", "port": 3001}, got ${JSON.stringify(value)}`);
-  warnUnknown(value, ['host', 'port', 'weight', 'name', 'url', 'id', 'max_conns'], path, warnings);
+  warnUnknown(value, ['host', 'port', 'weight', 'name', 'url', 'id', 'max_conns', 'tls'], path, warnings);
   let host: string;
   let port: number;
+  let tlsFromUrl = false;
   if (value.host === undefined && value.port === undefined && typeof value.url === 'string') {
     let url: URL;
     try {
@@ -231,9 +252,10 @@ export function parseServer(value: unknown, path: string, warnings: string[] = [
     } catch {
       throw invalid(`${path}.url`, `must be an http:// URL, got ${JSON.stringify(value.url)}`);
     }
-    if (url.protocol !== 'http:') throw invalid(`${path}.url`, `must be an http:// URL, got ${JSON.stringify(value.url)}`);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw invalid(`${path}.url`, `must be an http:// or https:// URL, got ${JSON.stringify(value.url)}`);
     host = url.hostname.replace(/^\[|\]$/g, '');
-    port = url.port === '' ? 80 : Number(url.port);
+    port = url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port);
+    tlsFromUrl = url.protocol === 'https:';
   } else {
     host = str(value.host, `${path}.host`);
     if (/[\s/?#@]/.test(host)) throw invalid(`${path}.host`, `must be a host name or IP address, got ${JSON.stringify(value.host)}`);
@@ -244,6 +266,8 @@ export function parseServer(value: unknown, path: string, warnings: string[] = [
   const name = value.name ?? value.id;
   if (name !== undefined) init.name = str(name, `${path}.name`, 64);
   if (value.max_conns !== undefined) init.maxConns = int(value.max_conns, `${path}.max_conns`, 0, 1_000_000);
+  if (value.tls !== undefined) init.tls = bool(value.tls, `${path}.tls`);
+  else if (tlsFromUrl) init.tls = true;
   return init;
 }
 
@@ -512,9 +536,22 @@ export function resolveConfig({ file, filePath, env, flags }: ResolveInput): Bal
       ...(flags.stickyTtl !== undefined ? { ttlMs: seconds(flags.stickyTtl, '--sticky-ttl', 1000, 31_536_000_000) } : {}),
       ...(envStr(env, 'LB_STICKY_SECRET') !== undefined ? { secret: envStr(env, 'LB_STICKY_SECRET')! } : {}),
     },
+    tls: {
+      certFile: flags.tlsCert ?? null,
+      keyFile: flags.tlsKey ?? null,
+      upstreamCaFile: flags.upstreamCa ?? null,
+      upstreamInsecure: flags.upstreamInsecure ?? false,
+    },
+    adminCors: flags.adminCors === undefined ? [] : flags.adminCors.split(',').map((o) => o.trim()).filter(Boolean),
     serversFile: filePath,
     warnings,
   };
+  if ((config.tls.certFile === null) !== (config.tls.keyFile === null)) {
+    throw invalid(config.tls.certFile === null ? '--tls-cert' : '--tls-key', 'HTTPS needs both --tls-cert and --tls-key');
+  }
+  for (const origin of config.adminCors) {
+    if (origin !== '*' && !/^https?:\/\/[^/\s]+$/.test(origin)) throw invalid('--admin-cors', `must be origins like http://localhost:3000 (comma-separated) or *, got ${JSON.stringify(origin)}`);
+  }
   if (flags.port !== undefined) int(flags.port, '--port', 0, 65535);
   if (flags.adminPort !== undefined) int(flags.adminPort, '--admin-port', 0, 65535);
   if (!isLoopback(config.adminHost) && config.adminToken === null) {

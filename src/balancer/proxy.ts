@@ -94,12 +94,23 @@ const CLIENT_CLOSED_REQUEST = 499;
 const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
 /** The server never saw the request: safe to send it elsewhere whatever the method. */
-const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT']);
+export const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT']);
 /** The connection broke before any response byte: the server may have seen the request. */
 const RESET_ERRORS = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);
 const TIMEOUT_ERRORS = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 
 export type ProxyHandler = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** The one routing decision, shared by plain requests and WebSocket upgrades: sticky rules, then the algorithm. */
+export function routeRequest(deps: Pick<ProxyDeps, 'sticky' | 'pool' | 'algorithm'>, ctx: RequestContext): { server: Server | undefined; setCookie: string | null } {
+  if (deps.sticky === null) return { server: deps.algorithm().pick(deps.pool.servers, ctx), setCookie: null };
+  return deps.sticky.route(deps.pool.servers, ctx, deps.algorithm());
+}
+
+/** A request's routing context: plain data, as the algorithms want it. */
+export function contextOf(req: IncomingMessage): RequestContext {
+  return { clientIp: req.socket.remoteAddress ?? '', method: req.method ?? 'GET', path: req.url ?? '/', headers: req.headers, exclude: null };
+}
 
 export function createProxyHandler(deps: ProxyDeps, options: ProxyOptions): ProxyHandler {
   return (req, res) => {
@@ -139,13 +150,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler, Waiter {
     this.#req = req;
     this.#res = res;
     this.#hasBody = requestHasBody(req);
-    this.#ctx = {
-      clientIp: req.socket.remoteAddress ?? '',
-      method: req.method ?? 'GET',
-      path: req.url ?? '/',
-      headers: req.headers,
-      exclude: null,
-    };
+    this.#ctx = contextOf(req);
     deps.inflight.count += 1;
     res.once('close', this.#onClientClose);
   }
@@ -309,7 +314,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler, Waiter {
   #pick(): Server | undefined {
     const { sticky, pool } = this.#deps;
     if (sticky === null) return this.#deps.algorithm().pick(pool.servers, this.#ctx);
-    const route = sticky.route(pool.servers, this.#ctx, this.#deps.algorithm());
+    const route = routeRequest(this.#deps, this.#ctx);
     this.#setCookie = route.setCookie;
     return route.server;
   }
@@ -413,7 +418,7 @@ function requestHasBody(req: IncomingMessage): boolean {
 }
 
 /** The client's headers minus hop-by-hop ones (and those its Connection header names), plus X-Forwarded-*. */
-function buildUpstreamHeaders(req: IncomingMessage, clientIp: string, proto: string): string[] {
+export function buildUpstreamHeaders(req: IncomingMessage, clientIp: string, proto: string): string[] {
   const raw = req.rawHeaders;
   const out: string[] = [];
   const connection = req.headers.connection;
@@ -464,7 +469,7 @@ function connectionTokens(value: string): Set<string> {
   return new Set(value.split(',').map((t) => t.trim().toLowerCase()));
 }
 
-function errorCodeOf(err: Error): string {
+export function errorCodeOf(err: Error): string {
   const code = (err as { code?: unknown }).code;
   if (typeof code === 'string') {
     if (code === 'UND_ERR_SOCKET') {

@@ -20,6 +20,8 @@ export interface ServerInit {
   name?: string;
   /** Most requests in flight to this server; 0 = no limit. Default: the balancer's max_conns. */
   maxConns?: number;
+  /** Speak HTTPS to this server. */
+  tls?: boolean;
 }
 
 export interface ServerDefaults {
@@ -77,7 +79,7 @@ export class Server {
     this.healthy = defaults.startHealthy;
     this.circuit = new CircuitBreaker(defaults.breaker);
     const hostForUrl = init.host.includes(':') ? `[${init.host}]` : init.host;
-    this.origin = `http://${hostForUrl}:${init.port}`;
+    this.origin = `${init.tls === true ? 'https' : 'http'}://${hostForUrl}:${init.port}`;
     this.id = init.name ?? `${init.host}:${init.port}`;
     this.addedAt = addedAt;
   }

@@ -12,9 +12,25 @@ export interface UpstreamOptions {
   connectionsPerServer: number;
   /** Connect timeout in ms. Default 5000 (HAProxy's usual `timeout connect 5s`). */
   connectTimeoutMs: number;
+  /** For HTTPS servers: CA bundle (PEM), and whether to check their certificates at all. */
+  tls: UpstreamTls;
 }
 
-export const DEFAULT_UPSTREAM_OPTIONS: UpstreamOptions = { connectionsPerServer: 128, connectTimeoutMs: 5000 };
+export interface UpstreamTls {
+  ca: Buffer | null;
+  rejectUnauthorized: boolean;
+}
+
+export const DEFAULT_UPSTREAM_OPTIONS: UpstreamOptions = {
+  connectionsPerServer: 128,
+  connectTimeoutMs: 5000,
+  tls: { ca: null, rejectUnauthorized: true },
+};
+
+/** undici connect options for a server: TLS settings only matter for https origins. */
+export function connectOptions(timeoutMs: number, tls: UpstreamTls): { timeout: number; ca?: Buffer; rejectUnauthorized: boolean } {
+  return { timeout: timeoutMs, rejectUnauthorized: tls.rejectUnauthorized, ...(tls.ca !== null ? { ca: tls.ca } : {}) };
+}
 
 export class Upstreams {
   readonly #pools = new Map<Server, Pool>();
@@ -31,7 +47,7 @@ export class Upstreams {
       pool = new Pool(server.origin, {
         connections: this.#options.connectionsPerServer,
         pipelining: 1,
-        connectTimeout: this.#options.connectTimeoutMs,
+        connect: connectOptions(this.#options.connectTimeoutMs, this.#options.tls),
         // Timeouts are set per request by the proxy; these are the pool-wide fallbacks.
         headersTimeout: 0,
         bodyTimeout: 0,

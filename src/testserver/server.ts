@@ -9,10 +9,12 @@
  *   ANY  /anything?delay=MS            one slow answer
  *   ANY  /anything?bytes=N             N bytes of application/octet-stream (at most 1 GiB)
  *   ANY  /anything?echo=headers        the JSON answer also lists the request headers
+ *   WS   /ws                           WebSocket echo: "hello from <name>", then "<name>: <message>"
  */
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { WebSocketServer } from 'ws';
 import { LbError } from '../shared/errors.js';
 import { defaultRandom, type Random } from '../shared/random.js';
 
@@ -97,11 +99,20 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
         answer();
         return;
       }
-      const timer = setTimeout(() => {
-        timers.delete(timer);
-        answer();
-      }, delayMs);
-      timers.add(timer);
+      // Timers count from the event loop's cached clock, which can lag the real one under load, so a
+      // timer may fire a little early: wait again for what is left, so the delay is never shorter.
+      const due = performance.now() + delayMs;
+      let timer: NodeJS.Timeout;
+      const wait = (ms: number): void => {
+        timer = setTimeout(() => {
+          timers.delete(timer);
+          const left = due - performance.now();
+          if (left > 0) wait(left);
+          else answer();
+        }, ms);
+        timers.add(timer);
+      };
+      wait(delayMs);
       res.once('close', () => {
         clearTimeout(timer);
         timers.delete(timer);
@@ -164,6 +175,18 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
   };
 
   const server = createServer({ keepAliveTimeout: 65_000 }, handler);
+  const sockets = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
+  server.on('upgrade', (req, socket, head) => {
+    requestCount += 1;
+    if (new URL(req.url ?? '/', 'http://testserver').pathname !== '/ws') {
+      socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+      return;
+    }
+    sockets.handleUpgrade(req, socket, head, (ws) => {
+      ws.send(`hello from ${name}`);
+      ws.on('message', (data) => ws.send(`${name}: ${String(data)}`));
+    });
+  });
   server.listen(options.port, options.host ?? '127.0.0.1');
   try {
     await once(server, 'listening');
@@ -187,6 +210,8 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
     close: async () => {
       for (const timer of timers) clearTimeout(timer);
       timers.clear();
+      for (const ws of sockets.clients) ws.terminate();
+      sockets.close();
       const closed = once(server, 'close');
       server.close();
       server.closeAllConnections();

@@ -12,6 +12,7 @@ import type { BalancerEventType } from '../../shared/api-types.js';
 import type { HealthCheckConfig } from '../config.js';
 import type { ServerPool } from '../pool.js';
 import type { Server } from '../server.js';
+import { connectOptions, type UpstreamTls } from '../upstreams.js';
 import { HealthState } from './health-state.js';
 
 export interface ProbeResult {
@@ -54,12 +55,12 @@ export class ActiveHealthChecker {
   #timer: NodeJS.Timeout | null = null;
   #closed = false;
 
-  constructor(pool: ServerPool, config: HealthCheckConfig, onTransition: HealthTransitionSink) {
+  constructor(pool: ServerPool, config: HealthCheckConfig, onTransition: HealthTransitionSink, tls: UpstreamTls = { ca: null, rejectUnauthorized: true }) {
     this.#pool = pool;
     this.#config = config;
     this.#onTransition = onTransition;
     // One connection per server, kept alive between checks, apart from the traffic pools.
-    this.#agent = new Agent({ connections: 1, keepAliveTimeout: Math.max(config.intervalMs * 2, 4000), connect: { timeout: config.timeoutMs } });
+    this.#agent = new Agent({ connections: 1, keepAliveTimeout: Math.max(config.intervalMs * 2, 4000), connect: connectOptions(config.timeoutMs, tls) });
     pool.on('server-removed', (server) => this.#states.delete(server));
   }
 

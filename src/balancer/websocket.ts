@@ -1,0 +1,161 @@
+/**
+ * WebSocket (and any HTTP/1.1 Upgrade) tunnelling. The upgrade request is routed like any request (sticky
+ * rules, then the algorithm), sent to the server on a connection of its own (a tunnel cannot share a
+ * pool), and once the server answers 101 the two sockets are piped together. The tunnel counts as one
+ * active request on its server until either side closes; then the other side is closed too.
+ * A refused connection is retried on another server as for plain requests; a server that answers
+ * something other than 101 has that answer relayed; no server at all is a 503.
+ */
+import type { IncomingMessage } from 'node:http';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { Duplex } from 'node:stream';
+import { httpStatusOf, type LbErrorCode } from '../shared/errors.js';
+import {
+  buildUpstreamHeaders,
+  CONNECT_ERRORS,
+  contextOf,
+  errorCodeOf,
+  routeRequest,
+  type ProxyDeps,
+  type ProxyOptions,
+} from './proxy.js';
+import type { Server } from './server.js';
+import type { UpstreamTls } from './upstreams.js';
+
+export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+
+export function createUpgradeHandler(deps: ProxyDeps, options: ProxyOptions, tls: UpstreamTls): UpgradeHandler {
+  return (req, socket, head) => {
+    const ctx = contextOf(req);
+    const startedAt = performance.now();
+    const headers = buildUpstreamHeaders(req, ctx.clientIp, options.forwardedProto);
+    // The tunnel needs the hop-by-hop pair that plain requests drop.
+    headers.push('connection', 'Upgrade', 'upgrade', String(req.headers.upgrade ?? 'websocket'));
+    let attempts = 0;
+    let tried: Set<Server> | null = null;
+    let clientGone = false;
+    socket.on('error', () => undefined);
+    socket.once('close', () => (clientGone = true));
+
+    const fail = (code: LbErrorCode, message: string, server: Server | null): void => {
+      const status = httpStatusOf(code);
+      if (!socket.destroyed) {
+        const body = JSON.stringify({ error: { code, message } });
+        socket.end(
+          `HTTP/1.1 ${status} ${status === 503 ? 'Service Unavailable' : status === 504 ? 'Gateway Timeout' : 'Bad Gateway'}\r\n` +
+            `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n` +
+            (server ? `x-lb-server: ${server.id}\r\n` : '') +
+            `\r\n${body}`,
+        );
+      }
+      deps.stats.record(ctx.method, ctx.path, server?.id ?? null, status, performance.now() - startedAt, Math.max(0, attempts - 1), code);
+    };
+
+    const attempt = (): void => {
+      const { server, setCookie } = routeRequest(deps, ctx);
+      if (server === undefined) {
+        deps.stats.noServerAvailable += 1;
+        fail('LB_NO_AVAILABLE_SERVER', 'no server is available to take the request', null);
+        return;
+      }
+      attempts += 1;
+      server.requestStarted();
+      deps.passive.requestStarted(server);
+      const attemptStartedAt = performance.now();
+      let settled = false;
+      const settle = (ok: boolean, error: string | null): void => {
+        if (settled) return;
+        settled = true;
+        const now = performance.now();
+        server.requestFinished(ok, now - attemptStartedAt, error, now);
+        deps.passive.record(server, ok, error);
+      };
+      const send = server.origin.startsWith('https:') ? httpsRequest : httpRequest;
+      const upstream = send(`${server.origin}${ctx.path}`, {
+        method: ctx.method,
+        headers,
+        agent: false,
+        timeout: options.timeoutMs,
+        ...(server.origin.startsWith('https:') ? { rejectUnauthorized: tls.rejectUnauthorized, ...(tls.ca ? { ca: tls.ca } : {}) } : {}),
+      });
+      const abortOnClientClose = (): void => {
+        upstream.destroy();
+      };
+      socket.once('close', abortOnClientClose);
+
+      upstream.on('upgrade', (res, upSocket, upHead) => {
+        socket.off('close', abortOnClientClose);
+        if (clientGone) {
+          upSocket.destroy();
+          settle(true, null);
+          return;
+        }
+        const lines = [`HTTP/1.1 ${res.statusCode ?? 101} ${res.statusMessage ?? 'Switching Protocols'}`];
+        for (let i = 0; i < res.rawHeaders.length; i += 2) {
+          if (res.rawHeaders[i]!.toLowerCase() !== 'x-lb-server') lines.push(`${res.rawHeaders[i]}: ${res.rawHeaders[i + 1]}`);
+        }
+        lines.push(`x-lb-server: ${server.id}`);
+        if (setCookie !== null) lines.push(`set-cookie: ${setCookie}`);
+        socket.write(`${lines.join('\r\n')}\r\n\r\n`);
+        if (upHead.length > 0) socket.write(upHead);
+        if (head.length > 0) upSocket.write(head);
+        upSocket.on('error', () => undefined);
+        // Whichever side goes first takes the other with it; the tunnel is then one finished request.
+        const close = (): void => {
+          socket.destroy();
+          upSocket.destroy();
+        };
+        upSocket.once('close', close);
+        socket.once('close', close);
+        upSocket.once('close', () => {
+          settle(true, null);
+          deps.stats.record(ctx.method, ctx.path, server.id, 101, performance.now() - startedAt, attempts - 1, null);
+          deps.metrics.requestFinished(server, ctx.method, 101, performance.now() - startedAt);
+        });
+        upSocket.pipe(socket);
+        socket.pipe(upSocket);
+      });
+
+      upstream.on('response', (res) => {
+        // The server declined the upgrade: relay its answer as is, then close.
+        socket.off('close', abortOnClientClose);
+        const status = res.statusCode ?? 502;
+        settle(status < 500, status >= 500 ? `HTTP ${status}` : null);
+        const lines = [`HTTP/1.1 ${status} ${res.statusMessage ?? ''}`];
+        for (let i = 0; i < res.rawHeaders.length; i += 2) {
+          const name = res.rawHeaders[i]!.toLowerCase();
+          if (name !== 'connection' && name !== 'keep-alive' && name !== 'transfer-encoding') lines.push(`${res.rawHeaders[i]}: ${res.rawHeaders[i + 1]}`);
+        }
+        lines.push(`x-lb-server: ${server.id}`, 'connection: close');
+        socket.write(`${lines.join('\r\n')}\r\n\r\n`);
+        res.pipe(socket);
+        deps.stats.record(ctx.method, ctx.path, server.id, status, performance.now() - startedAt, attempts - 1, null);
+      });
+
+      upstream.on('timeout', () => upstream.destroy(Object.assign(new Error('upgrade timed out'), { code: 'UND_ERR_HEADERS_TIMEOUT' })));
+
+      upstream.on('error', (err) => {
+        socket.off('close', abortOnClientClose);
+        if (settled || clientGone) {
+          settle(true, null);
+          return;
+        }
+        const code = errorCodeOf(err);
+        settle(false, code);
+        if (CONNECT_ERRORS.has(code) && attempts <= options.retries && deps.retryBudget.tryRetry(performance.now())) {
+          tried ??= new Set();
+          tried.add(server);
+          ctx.exclude = tried;
+          deps.stats.retries += 1;
+          attempt();
+          return;
+        }
+        if (code === 'UND_ERR_HEADERS_TIMEOUT') fail('LB_UPSTREAM_TIMEOUT', `server ${server.id} did not answer the upgrade within ${options.timeoutMs} ms`, server);
+        else fail(CONNECT_ERRORS.has(code) ? 'LB_UPSTREAM_CONNECT' : 'LB_UPSTREAM_ERROR', `server ${server.id} failed: ${code}`, server);
+      });
+      upstream.end();
+    };
+    attempt();
+  };
+}
