@@ -563,6 +563,14 @@ export function resolveConfig({ file, filePath, env, flags }: ResolveInput): Bal
   return config;
 }
 
+/**
+ * For embedding: a config from the same object a servers file holds (a list, or `{servers, load_balancer,
+ * ...}`) plus flags, with no environment. `configFrom([{host: '127.0.0.1', port: 3001}], {port: 0})`.
+ */
+export function configFrom(file: unknown, flags: ConfigFlags = {}): BalancerConfig {
+  return resolveConfig({ file, filePath: null, env: {}, flags });
+}
+
 /** Reads and parses the servers/config file; every failure names the file. `undefined`: missing and `missingOk`. */
 export async function readConfigFile(path: string, missingOk = false): Promise<unknown> {
   let text: string;
