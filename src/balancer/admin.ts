@@ -8,6 +8,8 @@ import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type {
   AlgorithmName,
+  LoadTestSpec,
+  LoadTestStatus,
   HealthResponse,
   HistoryResponse,
   SeedStatsResponse,
@@ -18,6 +20,7 @@ import { ALGORITHM_NAMES, isAlgorithmName } from '../shared/api-types.js';
 import { LbError, isLbError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import { parseServer } from './config.js';
+import { CONTENT_SECURITY_POLICY, isAssetPath, loadAsset } from './web-assets.js';
 import type { ServerInit } from './server.js';
 
 export interface ServerUpdate {
@@ -45,7 +48,22 @@ export interface AdminTarget {
   updateServer(idOrAddress: string, update: ServerUpdate): ServerSnapshot;
   setAlgorithm(name: AlgorithmName): { algorithm: AlgorithmName; previous: AlgorithmName };
   reset(): void;
+  /** The dashboard's built-in tests; null when the process was started without them. */
+  loadTests: LoadTestControl | null;
 }
+
+/** The built-in tests as the admin API drives them (the load runner behind it is wired by `lb serve`). */
+export interface LoadTestControl {
+  start(spec: LoadTestSpec): LoadTestStatus;
+  status(): LoadTestStatus;
+  stop(): LoadTestStatus;
+  close(): void;
+}
+
+const loadTestsOf = (t: AdminTarget): LoadTestControl => {
+  if (t.loadTests === null) throw new LbError('LB_NOT_FOUND', 'built-in tests are not enabled in this process');
+  return t.loadTests;
+};
 
 export interface AdminOptions {
   token: string | null;
@@ -115,6 +133,18 @@ const ROUTES: Route[] = [
       POST: async (t, body) => [200, t.setAlgorithm(parseAlgorithm(await body()))],
     },
   },
+  {
+    pattern: /^\/api\/loadtest$/,
+    methods: {
+      GET: (t) => [200, loadTestsOf(t).status()],
+      POST: async (t, body) => {
+        const spec = await body();
+        if (!isObject(spec)) throw new LbError('LB_BAD_REQUEST', 'body: must be a JSON object like {"kind": "load"}');
+        return [202, loadTestsOf(t).start(spec as unknown as LoadTestSpec)];
+      },
+    },
+  },
+  { pattern: /^\/api\/loadtest\/stop$/, methods: { POST: (t) => [200, loadTestsOf(t).stop()] } },
   {
     pattern: /^\/lb\/reset$/,
     methods: {
@@ -251,6 +281,19 @@ async function handle(target: AdminTarget, options: AdminOptions, req: IncomingM
     return;
   }
   try {
+    if (method === 'GET' && isAssetPath(pathname)) {
+      // The page and its scripts hold no data: they load without the token and ask for it themselves.
+      const asset = await loadAsset(pathname);
+      res.writeHead(200, {
+        'content-type': asset.contentType,
+        'content-length': asset.body.length,
+        'content-security-policy': CONTENT_SECURITY_POLICY,
+        'x-content-type-options': 'nosniff',
+        'cache-control': 'no-cache',
+      });
+      res.end(asset.body);
+      return;
+    }
     const isHealth = /^\/(?:api\/)?health$/.test(pathname);
     if (options.token !== null && !isHealth && !tokenMatches(req.headers.authorization, options.token)) {
       throw new LbError('LB_UNAUTHORIZED', 'missing or wrong bearer token (Authorization: Bearer <token>)');

@@ -15,7 +15,7 @@ import { LbError } from '../shared/errors.js';
 import { silentLogger, type Logger } from '../shared/log.js';
 import { defaultRandom, type Random } from '../shared/random.js';
 import { VERSION } from '../shared/version.js';
-import { createAdminHandler, RawBody, type AdminTarget } from './admin.js';
+import { createAdminHandler, RawBody, type AdminTarget, type LoadTestControl } from './admin.js';
 import { createAlgorithm, type AlgorithmOptions, type BalancingAlgorithm } from './algorithms/index.js';
 import type { BalancerConfig } from './config.js';
 import { planReload, type ReloadReport } from './reload.js';
@@ -67,6 +67,8 @@ export interface StartOptions {
   logger?: Logger;
   /** One JSON line per request; the caller opens the stream (see access-log.ts). */
   accessLog?: AccessLog;
+  /** The web dashboard's built-in tests, given the balancer's own traffic URL (`lb serve` wires the load runner). */
+  loadTests?: (trafficUrl: string) => LoadTestControl;
   /** Randomness for the randomised algorithms; seeded in tests. Default Math.random. */
   random?: Random;
 }
@@ -195,6 +197,7 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
   });
 
   const admin: AdminTarget = {
+    loadTests: null,
     stats: snapshot,
     metrics: async () => new RawBody(await metrics.render(), metrics.contentType),
     seedStats: () => {
@@ -276,6 +279,7 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
   const port = (traffic.address() as AddressInfo).port;
   const adminPort = (adminServer.address() as AddressInfo).port;
   url = `${scheme}://${displayHost(config.host)}:${port}`;
+  admin.loadTests = options.loadTests?.(url) ?? null;
   const adminUrl = `http://${displayHost(config.adminHost)}:${adminPort}`;
 
   let closing: Promise<void> | null = null;
@@ -284,6 +288,7 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
       traffic.close();
       adminServer.close();
       await checker?.close();
+      admin.loadTests?.close();
       // Idle keep-alive connections would otherwise hold the listener open until they time out.
       const deadline = Date.now() + config.shutdownTimeoutMs;
       while (inflight.count > 0 && Date.now() < deadline) {

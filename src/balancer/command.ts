@@ -68,7 +68,9 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
     for (const warning of config.warnings) logger.warn(`${config.serversFile ?? 'config'}: ${warning}`);
     if (config.serversFile === null) logger.warn(`no ${serversFile} here: starting with no servers (add some with POST /lb/add-server)`);
     const accessLog = args.accessLog === undefined ? undefined : await openAccessLog(args.accessLog);
-    const balancer = await startBalancer(config, { logger, ...(accessLog ? { accessLog } : {}) });
+    // The dashboard's built-in tests run the same runner as `lb loadtest`, wired in here.
+    const { createLoadTestControl } = await import('../loadtest/embedded.js');
+    const balancer = await startBalancer(config, { logger, loadTests: createLoadTestControl, ...(accessLog ? { accessLog } : {}) });
 
     // Reload: re-read the same sources; a bad file is logged and the running config kept.
     let reloading = Promise.resolve();

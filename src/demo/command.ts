@@ -57,12 +57,14 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
           algorithm: (args.algorithm ?? 'round_robin') as AlgorithmName,
         },
       });
-      balancer = await startBalancer(config, { logger });
+      const { createLoadTestControl } = await import('../loadtest/embedded.js');
+      balancer = await startBalancer(config, { logger, loadTests: createLoadTestControl });
       const lines = [
         'lb demo is running:',
         ...servers.map((s, i) => `  test server ${s.name}  ${s.url}  (delay ${DEMO_DELAYS_MS[i]} ms)`),
         `  balancer              ${balancer.url}  (${balancer.algorithm()})`,
         `  admin API             ${balancer.adminUrl}/lb/stats`,
+        `  web dashboard         ${balancer.adminUrl}/`,
         '',
         'Try, in another terminal:',
         `  curl -i ${balancer.url}/hello                         # x-lb-server says who answered`,

@@ -182,3 +182,33 @@ export interface ServerRequestBody {
   weight?: number;
   name?: string;
 }
+
+/** `POST /api/loadtest`: the dashboard's built-in tests, run by the balancer against its own traffic port. */
+export interface LoadTestSpec {
+  kind: 'load' | 'stress' | 'custom';
+  /** custom: requests (1-10 000); load: 50. */
+  requests?: number;
+  /** custom and stress: virtual clients (1-100). */
+  concurrency?: number;
+  /** stress: seconds (1-60); default 30. */
+  durationSeconds?: number;
+}
+
+/** What the dashboard shows of a finished test: a subset of `lb loadtest --json`. */
+export interface LoadTestSummaryView {
+  requests: { issued: number; completed: number; succeeded: number; failed: number; cancelled: number };
+  errorRate: number;
+  throughputRps: number;
+  durationSeconds: number;
+  latencyMs: { meanMs: number; p50Ms: number; p90Ms: number; p99Ms: number; maxMs: number };
+  servers: Array<{ id: string; requests: number; share: number; p99Ms: number; errors: number }>;
+}
+
+export interface LoadTestStatus {
+  running: boolean;
+  spec: LoadTestSpec | null;
+  startedAt: string | null;
+  progress: { done: number; total: number | null; elapsedMs: number; durationMs: number | null; currentRps: number; errors: number } | null;
+  summary: LoadTestSummaryView | null;
+  error: string | null;
+}
