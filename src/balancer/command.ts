@@ -9,7 +9,6 @@ import { once } from 'node:events';
 import { basename, dirname } from 'node:path';
 import { LbError } from '../shared/errors.js';
 import { AccessLog } from './access-log.js';
-import { startBalancer } from './balancer.js';
 import { loadConfig, STICKY_MODES, type ConfigFlags } from './config.js';
 import { HASH_KEY_HELP } from './hash-key.js';
 
@@ -68,6 +67,8 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
     for (const warning of config.warnings) logger.warn(`${config.serversFile ?? 'config'}: ${warning}`);
     if (config.serversFile === null) logger.warn(`no ${serversFile} here: starting with no servers (add some with POST /lb/add-server)`);
     const accessLog = args.accessLog === undefined ? undefined : await openAccessLog(args.accessLog);
+    // Loaded here, not at the top: `lb --help` should not pay for undici, prom-client and the rest.
+    const { startBalancer } = await import('./balancer.js');
     // The dashboard's built-in tests run the same runner as `lb loadtest`, wired in here.
     const { createLoadTestControl } = await import('../loadtest/embedded.js');
     const balancer = await startBalancer(config, { logger, loadTests: createLoadTestControl, ...(accessLog ? { accessLog } : {}) });

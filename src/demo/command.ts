@@ -9,9 +9,9 @@ import { ALGORITHM_NAMES, type AlgorithmName } from '../shared/api-types.js';
 import { portOption, stringOption } from '../shared/cli-options.js';
 import { createLogger } from '../shared/log.js';
 import { untilSignal } from '../shared/until-signal.js';
-import { startBalancer, type BalancerHandle } from '../balancer/balancer.js';
+import type { BalancerHandle } from '../balancer/balancer.js';
 import { resolveConfig } from '../balancer/config.js';
-import { startTestServer, type TestServerHandle } from '../testserver/server.js';
+import type { TestServerHandle } from '../testserver/server.js';
 
 interface DemoArgs {
   port?: number;
@@ -34,6 +34,8 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
       .option('algorithm', { ...stringOption('algorithm', 'balancing algorithm', 'round_robin'), choices: ALGORITHM_NAMES })
       .option('monitor', { type: 'boolean', describe: 'open the monitor (on a terminal) [default: true]' }) as unknown as Argv<DemoArgs>,
   handler: async (args: ArgumentsCamelCase<DemoArgs>) => {
+    const { startBalancer } = await import('../balancer/balancer.js');
+    const { startTestServer } = await import('../testserver/server.js');
     const firstPort = args.serverPort ?? 3001;
     const servers: TestServerHandle[] = [];
     let balancer: BalancerHandle | undefined;

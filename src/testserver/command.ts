@@ -2,7 +2,6 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { numberOption, portOption, stringOption } from '../shared/cli-options.js';
 import { untilSignal } from '../shared/until-signal.js';
-import { startTestServer } from './server.js';
 
 interface TestServerArgs {
   port?: number;
@@ -27,6 +26,7 @@ export const testServerCommand: CommandModule<object, TestServerArgs> = {
       .example('$0 testserver --port 3002 --delay 0.1 --error-rate 0.05', '')
       .example('curl "localhost:3002/control?set_delay_ms=500&healthy=false"', 'change it while it runs') as unknown as Argv<TestServerArgs>,
   handler: async (args: ArgumentsCamelCase<TestServerArgs>) => {
+    const { startTestServer } = await import('./server.js');
     const server = await startTestServer({
       port: args.port ?? 3001,
       host: args.host ?? '127.0.0.1',
