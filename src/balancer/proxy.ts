@@ -247,7 +247,11 @@ class ProxyExchange implements Dispatcher.DispatchHandler, Waiter {
     if (this.#res.write(chunk)) return true;
     if (!this.#waitingForDrain) {
       this.#waitingForDrain = true;
-      this.#res.once('drain', this.#onDrain);
+      // Made only when a client is slower than its server, not per request.
+      this.#res.once('drain', () => {
+        this.#waitingForDrain = false;
+        this.#resume?.();
+      });
     }
     return false;
   }
@@ -329,11 +333,6 @@ class ProxyExchange implements Dispatcher.DispatchHandler, Waiter {
     this.#deps.stats.retriesSkipped += 1;
     return false;
   }
-
-  readonly #onDrain = (): void => {
-    this.#waitingForDrain = false;
-    this.#resume?.();
-  };
 
   readonly #onClientClose = (): void => {
     this.#deps.inflight.count -= 1;

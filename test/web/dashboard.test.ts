@@ -102,6 +102,23 @@ describe.skipIf(!hasChromium)(hasChromium ? 'web dashboard in headless Chromium'
     expect(problems).toEqual([]);
   });
 
+  it('asks for the admin token once and sends it as a bearer header', async () => {
+    const servers = await startServers(1);
+    const guarded = await startBalancer(configFrom([{ host: '127.0.0.1', port: servers[0]!.port, name: 'only' }], { port: 0, host: '127.0.0.1', adminPort: 0, healthCheck: false, adminToken: 'let-me-in' }));
+    try {
+      const page = await browser!.newPage();
+      await page.goto(`${guarded.adminUrl}/`);
+      await page.waitForSelector('#token-dialog[open]');
+      await page.fill('#token-input', 'let-me-in');
+      await page.click('#token-form button[type=submit]');
+      await page.waitForSelector('#servers tbody tr[data-server="only"]');
+      expect(await page.evaluate('sessionStorage.getItem("lb-token")')).toBe('let-me-in');
+      await page.close();
+    } finally {
+      await closeAll(guarded, ...servers);
+    }
+  });
+
   it('shows when the balancer is unreachable, and Ctrl+Space pauses auto-refresh', async () => {
     const servers = await startServers(1);
     const own = await startBalancer(configFrom([{ host: '127.0.0.1', port: servers[0]!.port }], { port: 0, host: '127.0.0.1', adminPort: 0, healthCheck: false }));

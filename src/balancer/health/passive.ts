@@ -40,6 +40,8 @@ export class PassiveHealth {
   /** A request to `server` finished; `ok` false for connect errors, resets, timeouts and 5xx. */
   record(server: Server, ok: boolean, detail: string | null): void {
     if (!this.#config.enabled) return;
+    // The common case, a success on a healthy circuit, changes nothing: skip the clock and the guard.
+    if (ok && server.circuit.isClosed && server.circuit.consecutiveFailures === 0) return;
     const transition = server.circuit.record(ok, this.#nowMs(), () => this.#mayEject(server));
     const why =
       transition === 'opened'
