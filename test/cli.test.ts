@@ -2,23 +2,14 @@ import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterEach, describe, expect, it } from 'vitest';
-import { runLb, spawnLb, type LbProcess } from './helpers/cli.js';
-import { waitFor } from './helpers/servers.js';
+import { describe, expect, it } from 'vitest';
+import { runLb } from './helpers/cli.js';
+import { closedAfterEach, waitFor } from './helpers/servers.js';
 import { tempDir } from './helpers/temp.js';
 
 const exec = promisify(execFile);
-const running: LbProcess[] = [];
 
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((p) => p.stop('SIGKILL')));
-});
-
-function start(args: string[], env: Record<string, string> = {}): LbProcess {
-  const proc = spawnLb(args, env);
-  running.push(proc);
-  return proc;
-}
+const scope = closedAfterEach();
 
 async function curl(...args: string[]): Promise<string> {
   const { stdout } = await exec('curl', ['-sS', '--max-time', '10', ...args]);
@@ -34,12 +25,12 @@ async function tempFile(name: string, content: string): Promise<string> {
 
 describe('lb through its bin', () => {
   it('testserver and serve work end to end with curl', async () => {
-    const a = start(['testserver', '--port', '0', '--name', 'alpha']);
-    const b = start(['testserver', '--port', '0', '--name', 'beta', '--delay', '0.05']);
+    const a = scope.spawnLb(['testserver', '--port', '0', '--name', 'alpha']);
+    const b = scope.spawnLb(['testserver', '--port', '0', '--name', 'beta', '--delay', '0.05']);
     const portA = Number((await a.waitForOutput(/\(port (\d+)\)/))[1]);
     const portB = Number((await b.waitForOutput(/\(port (\d+)\)/))[1]);
     const servers = await tempFile('servers.json', JSON.stringify([{ host: '127.0.0.1', port: portA }, { host: '127.0.0.1', port: portB }]));
-    const lb = start(['serve', '--port', '0', '--admin-port', '0', '--host', '127.0.0.1', '--servers', servers]);
+    const lb = scope.spawnLb(['serve', '--port', '0', '--admin-port', '0', '--host', '127.0.0.1', '--servers', servers]);
     const url = (await lb.waitForOutput(/lb serve: (http:\/\/\S+)/))[1]!;
     const adminUrl = (await lb.waitForOutput(/admin API: (http:\/\/\S+)\/lb\/stats/))[1]!;
 
@@ -63,10 +54,10 @@ describe('lb through its bin', () => {
   });
 
   it('finishes an in-flight request on SIGTERM, then exits 0', async () => {
-    const backend = start(['testserver', '--port', '0', '--delay', '0.5']);
+    const backend = scope.spawnLb(['testserver', '--port', '0', '--delay', '0.5']);
     const port = Number((await backend.waitForOutput(/\(port (\d+)\)/))[1]);
     const servers = await tempFile('servers.json', JSON.stringify([{ host: '127.0.0.1', port }]));
-    const lb = start(['serve', '--port', '0', '--admin-port', '0', '--host', '127.0.0.1', '--servers', servers]);
+    const lb = scope.spawnLb(['serve', '--port', '0', '--admin-port', '0', '--host', '127.0.0.1', '--servers', servers]);
     const url = (await lb.waitForOutput(/lb serve: (http:\/\/\S+)/))[1]!;
     const slow = curl('-s', '-o', '/dev/null', '-w', '%{http_code}', `${url}/slow`);
     const adminUrl = (await lb.waitForOutput(/admin API: (http:\/\/\S+)\/lb\/stats/))[1]!;
@@ -80,7 +71,7 @@ describe('lb through its bin', () => {
   });
 
   it('demo starts three servers and the balancer, and stops on Ctrl-C', async () => {
-    const demo = start(['demo', '--port', '0', '--admin-port', '0', '--server-port', '0']);
+    const demo = scope.spawnLb(['demo', '--port', '0', '--admin-port', '0', '--server-port', '0']);
     const url = (await demo.waitForOutput(/balancer\s+(http:\/\/\S+)/))[1]!;
     const seen = new Set<string>();
     for (let i = 0; i < 3; i++) seen.add((JSON.parse(await curl(`${url}/`)) as { server: string }).server);
@@ -116,7 +107,7 @@ describe('bad input: one line, the right exit code, no stack trace', () => {
   });
 
   it('says which address is taken and exits 1', async () => {
-    const first = start(['testserver', '--port', '0']);
+    const first = scope.spawnLb(['testserver', '--port', '0']);
     const port = (await first.waitForOutput(/\(port (\d+)\)/))[1]!;
     const result = await runLb(['testserver', '--port', port]);
     expect(result.code).toBe(1);

@@ -199,6 +199,8 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
   const host = options.host ?? '127.0.0.1';
   const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
 
+  // Closing twice returns the first close: a handle may be closed by a test and again by its cleanup.
+  let closing: Promise<void> | null = null;
   return {
     url,
     port,
@@ -207,16 +209,17 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
     get requestCount() {
       return requestCount;
     },
-    close: async () => {
-      for (const timer of timers) clearTimeout(timer);
-      timers.clear();
-      for (const ws of sockets.clients) ws.terminate();
-      sockets.close();
-      const closed = once(server, 'close');
-      server.close();
-      server.closeAllConnections();
-      await closed;
-    },
+    close: () =>
+      (closing ??= (async () => {
+        for (const timer of timers) clearTimeout(timer);
+        timers.clear();
+        for (const ws of sockets.clients) ws.terminate();
+        sockets.close();
+        const closed = once(server, 'close');
+        server.close();
+        server.closeAllConnections();
+        await closed;
+      })()),
   };
 }
 

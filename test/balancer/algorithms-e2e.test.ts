@@ -1,17 +1,14 @@
 import pLimit from 'p-limit';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { BalancerHandle } from '../../src/balancer/balancer.js';
 import { ALGORITHM_NAMES, type AlgorithmName } from '../../src/shared/api-types.js';
 import type { TestServerHandle } from '../../src/testserver/server.js';
-import { closeAll, startLb, startServers } from '../helpers/servers.js';
+import { closedAfterEach } from '../helpers/servers.js';
 
 let lb: BalancerHandle | undefined;
 let backends: TestServerHandle[] = [];
-afterEach(async () => {
-  await closeAll(lb, ...backends);
-  lb = undefined;
-  backends = [];
-});
+
+const scope = closedAfterEach();
 
 async function get(path = '/', headers: Record<string, string> = {}): Promise<{ status: number; server: string; setCookie: string | null }> {
   const res = await fetch(`${lb!.url}${path}`, { headers });
@@ -37,9 +34,9 @@ describe('every algorithm through lb serve with real test servers', () => {
   };
 
   it.each(ALGORITHM_NAMES)('%s', async (algorithm) => {
-    backends = await startServers(3);
+    backends = await scope.startServers(3);
     const weights = [3, 2, 1];
-    lb = await startLb([], {
+    lb = await scope.startLb([], {
       algorithm,
       file: backends.map((b, i) => ({ host: '127.0.0.1', port: b.port, name: b.name, weight: algorithm === 'weighted' ? weights[i] : 1 })),
     });
@@ -51,8 +48,8 @@ describe('every algorithm through lb serve with real test servers', () => {
   });
 
   it('consistent_hash keyed on a header keeps each user on one server', async () => {
-    backends = await startServers(4);
-    lb = await startLb(backends, { algorithm: 'consistent_hash', hashKey: 'header:x-user' });
+    backends = await scope.startServers(4);
+    lb = await scope.startLb(backends, { algorithm: 'consistent_hash', hashKey: 'header:x-user' });
     const homes = new Map<string, string>();
     for (let round = 0; round < 5; round++) {
       for (let u = 0; u < 40; u++) {
@@ -65,8 +62,8 @@ describe('every algorithm through lb serve with real test servers', () => {
   });
 
   it('switches algorithm under load without failing a request', async () => {
-    backends = await startServers(3, { delayMs: 2 });
-    lb = await startLb(backends);
+    backends = await scope.startServers(3, { delayMs: 2 });
+    lb = await scope.startLb(backends);
     const limit = pLimit(20);
     const statuses = await Promise.all(
       Array.from({ length: 700 }, (_, i) =>
@@ -83,8 +80,8 @@ describe('every algorithm through lb serve with real test servers', () => {
 
 describe('sticky sessions through lb serve', () => {
   it('keeps a cookie-bearing client on its server for 100 requests; after removal it moves once and stays', async () => {
-    backends = await startServers(3);
-    lb = await startLb(backends, { sticky: 'cookie' });
+    backends = await scope.startServers(3);
+    lb = await scope.startLb(backends, { sticky: 'cookie' });
     const first = await get();
     expect(first.setCookie).toMatch(/^lb_session=[^;]+; Path=\/; Max-Age=1800; HttpOnly; SameSite=Lax$/);
     let cookie = first.setCookie!.split(';')[0]!;
@@ -110,8 +107,8 @@ describe('sticky sessions through lb serve', () => {
   });
 
   it('ip mode keeps one client on one server', async () => {
-    backends = await startServers(3);
-    lb = await startLb(backends, { sticky: 'ip' });
+    backends = await scope.startServers(3);
+    lb = await scope.startLb(backends, { sticky: 'ip' });
     const seen = new Set<string>();
     for (let i = 0; i < 30; i++) seen.add((await get()).server);
     expect(seen.size).toBe(1);

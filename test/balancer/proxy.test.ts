@@ -1,22 +1,16 @@
 import { once } from 'node:events';
-import { createServer, request as httpRequest, type IncomingMessage } from 'node:http';
+import { createServer, type IncomingMessage, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pLimit from 'p-limit';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { BalancerHandle } from '../../src/balancer/balancer.js';
 import type { TestServerHandle } from '../../src/testserver/server.js';
-import { closeAll, deadAddress, startLb, startServers, waitFor } from '../helpers/servers.js';
+import { closedAfterEach, deadAddress, waitFor } from '../helpers/servers.js';
 
 let lb: BalancerHandle | undefined;
 let backends: TestServerHandle[] = [];
-const extra: Array<{ close(): Promise<void> }> = [];
 
-afterEach(async () => {
-  await closeAll(lb, ...backends, ...extra);
-  lb = undefined;
-  backends = [];
-  extra.length = 0;
-});
+const scope = closedAfterEach();
 
 async function get(path: string, init?: RequestInit): Promise<{ status: number; server: string | null; body: string }> {
   const res = await fetch(`${lb!.url}${path}`, init);
@@ -25,16 +19,16 @@ async function get(path: string, init?: RequestInit): Promise<{ status: number; 
 
 describe('routing', () => {
   it('round robin visits three servers in exact order', async () => {
-    backends = await startServers(3);
-    lb = await startLb(backends, { algorithm: 'round_robin' });
+    backends = await scope.startServers(3);
+    lb = await scope.startLb(backends, { algorithm: 'round_robin' });
     const order: Array<string | null> = [];
     for (let i = 0; i < 9; i++) order.push((await get('/')).server);
     expect(order).toEqual(['s1', 's2', 's3', 's1', 's2', 's3', 's1', 's2', 's3']);
   });
 
   it('least connections sends new requests away from servers holding slow requests', async () => {
-    backends = await startServers(3);
-    lb = await startLb(backends, { algorithm: 'least_connections' });
+    backends = await scope.startServers(3);
+    lb = await scope.startLb(backends, { algorithm: 'least_connections' });
     const slow = [get('/?delay=1500'), get('/?delay=1500')];
     await waitFor('two slow requests in flight', () => lb!.pool.servers.filter((s) => s.activeRequests === 1).length === 2);
     const busy = new Set(lb.pool.servers.filter((s) => s.activeRequests === 1).map((s) => s.id));
@@ -48,8 +42,8 @@ describe('routing', () => {
 
 describe('what is forwarded', () => {
   it('keeps method, path, query and body; drops hop-by-hop headers; sets X-Forwarded-*', async () => {
-    backends = await startServers(1);
-    lb = await startLb(backends);
+    backends = await scope.startServers(1);
+    lb = await scope.startLb(backends);
     // node:http, not fetch: fetch refuses to send Connection, TE and other hop-by-hop headers itself.
     const res = await new Promise<{ status: number; body: string }>((resolve, reject) => {
       const req = httpRequest(`${lb!.url}/some/path?a=1&b=two&echo=headers`, {
@@ -95,8 +89,8 @@ describe('what is forwarded', () => {
     });
     upstream.listen(0, '127.0.0.1');
     await once(upstream, 'listening');
-    extra.push({ close: async () => void upstream.close() });
-    lb = await startLb([{ host: '127.0.0.1', port: (upstream.address() as AddressInfo).port, name: 'raw' }]);
+    scope.track({ close: async () => void upstream.close() });
+    lb = await scope.startLb([{ host: '127.0.0.1', port: (upstream.address() as AddressInfo).port, name: 'raw' }]);
     const res = await fetch(`${lb.url}/`);
     expect(res.status).toBe(201);
     expect(await res.text()).toBe('made');
@@ -110,8 +104,8 @@ describe('what is forwarded', () => {
 
 describe('failures', () => {
   it('answers 503 with a JSON reason when every server has been removed', async () => {
-    backends = await startServers(2);
-    lb = await startLb(backends);
+    backends = await scope.startServers(2);
+    lb = await scope.startLb(backends);
     lb.admin.removeServer('s1');
     lb.admin.removeServer('s2');
     const res = await get('/');
@@ -120,9 +114,9 @@ describe('failures', () => {
   });
 
   it('retries a refused connection on another server: the client sees 200, for GET and for POST with a body', async () => {
-    backends = await startServers(1);
+    backends = await scope.startServers(1);
     const dead = await deadAddress();
-    lb = await startLb([{ ...dead, name: 'dead' }, { host: '127.0.0.1', port: backends[0]!.port, name: 'live' }]);
+    lb = await scope.startLb([{ ...dead, name: 'dead' }, { host: '127.0.0.1', port: backends[0]!.port, name: 'live' }]);
     const results = [];
     for (let i = 0; i < 6; i++) results.push(await get('/'));
     results.push(await get('/', { method: 'POST', body: 'payload' }));
@@ -139,7 +133,7 @@ describe('failures', () => {
   });
 
   it('answers 502 naming the server when the only server refuses', async () => {
-    lb = await startLb([{ ...(await deadAddress()), name: 'dead' }]);
+    lb = await scope.startLb([{ ...(await deadAddress()), name: 'dead' }]);
     const res = await get('/');
     expect(res.status).toBe(502);
     expect(res.server).toBe('dead');
@@ -147,8 +141,8 @@ describe('failures', () => {
   });
 
   it('answers 504 when a server is slower than --timeout', async () => {
-    backends = await startServers(1, { delayMs: 3000 });
-    lb = await startLb(backends, { timeout: 0.3 });
+    backends = await scope.startServers(1, { delayMs: 3000 });
+    lb = await scope.startLb(backends, { timeout: 0.3 });
     const started = performance.now();
     const res = await get('/');
     expect(res.status).toBe(504);
@@ -167,8 +161,8 @@ describe('failures', () => {
     });
     upstream.listen(0, '127.0.0.1');
     await once(upstream, 'listening');
-    extra.push({ close: async () => { upstream.closeAllConnections(); upstream.close(); } });
-    lb = await startLb([{ host: '127.0.0.1', port: (upstream.address() as AddressInfo).port }]);
+    scope.track({ close: async () => { upstream.closeAllConnections(); upstream.close(); } });
+    lb = await scope.startLb([{ host: '127.0.0.1', port: (upstream.address() as AddressInfo).port }]);
     const client = httpRequest(`${lb.url}/hang`);
     client.on('error', () => undefined);
     client.end();
@@ -186,9 +180,9 @@ describe('failures', () => {
 
 describe('membership changes under load', () => {
   it('adds and removes servers while 1 000 requests are in flight: none fails, none reaches a removed server after removal', async () => {
-    backends = await startServers(4, { delayMs: 5 });
+    backends = await scope.startServers(4, { delayMs: 5 });
     const [a, b, c, d] = backends as [TestServerHandle, TestServerHandle, TestServerHandle, TestServerHandle];
-    lb = await startLb([a, b, c]);
+    lb = await scope.startLb([a, b, c]);
     const limit = pLimit(50);
     let removedAt = Infinity;
     const results = await Promise.all(

@@ -1,7 +1,9 @@
 /** Real servers on port 0 for tests: test servers, a balancer in-process, a refusing address, polling. */
 import { createServer } from 'node:net';
+import { afterEach } from 'vitest';
 import type { AddressInfo } from 'node:net';
 import { startBalancer, type BalancerHandle } from '../../src/balancer/balancer.js';
+import { spawnLb, type LbProcess } from './cli.js';
 import { resolveConfig, type ConfigFlags } from '../../src/balancer/config.js';
 import { startTestServer, type TestServerHandle, type TestServerOptions } from '../../src/testserver/server.js';
 
@@ -52,4 +54,44 @@ export async function waitFor<T>(what: string, check: () => T | Promise<T>, time
 
 export async function closeAll(...handles: Array<{ close(): Promise<void> } | undefined>): Promise<void> {
   await Promise.all(handles.map((h) => h?.close()));
+}
+
+interface Closable {
+  close(): Promise<void>;
+}
+
+/** Starts servers and processes for one test file and closes them after each test, even a failed one. */
+export interface TestScope {
+  startServers(count: number, options?: Partial<TestServerOptions>): Promise<TestServerHandle[]>;
+  startTestServer(options: TestServerOptions): Promise<TestServerHandle>;
+  startLb(...args: Parameters<typeof startLb>): Promise<BalancerHandle>;
+  /** `lb <args>` as a child process, killed after the test. */
+  spawnLb(...args: Parameters<typeof spawnLb>): LbProcess;
+  /** Anything else with a close(): a raw node server, a balancer started directly. */
+  track<T extends Closable>(handle: T): T;
+}
+
+/** Call once at the top of a test file: its afterEach closes whatever the scope started. */
+export function closedAfterEach(): TestScope {
+  const open = new Set<Closable>();
+  afterEach(async () => {
+    const handles = [...open];
+    open.clear();
+    await Promise.all(handles.map((h) => h.close()));
+  });
+  const track = <T extends Closable>(handle: T): T => {
+    open.add(handle);
+    return handle;
+  };
+  return {
+    track,
+    startServers: async (count, options) => (await startServers(count, options)).map(track),
+    startTestServer: async (options) => track(await startTestServer(options)),
+    startLb: async (...args) => track(await startLb(...args)),
+    spawnLb: (...args) => {
+      const proc = spawnLb(...args);
+      track({ close: async () => void (await proc.stop('SIGKILL')) });
+      return proc;
+    },
+  };
 }

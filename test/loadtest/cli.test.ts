@@ -1,23 +1,19 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { BalancerHandle } from '../../src/balancer/balancer.js';
 import type { Summary } from '../../src/loadtest/report.js';
 import type { TestServerHandle } from '../../src/testserver/server.js';
-import { runLb, spawnLb } from '../helpers/cli.js';
-import { closeAll, deadAddress, startLb, startServers, waitFor } from '../helpers/servers.js';
-import { startTestServer } from '../../src/testserver/server.js';
+import { runLb } from '../helpers/cli.js';
+import { closedAfterEach, deadAddress, waitFor } from '../helpers/servers.js';
 
 let backends: TestServerHandle[] = [];
 let lb: BalancerHandle | undefined;
-afterEach(async () => {
-  await closeAll(lb, ...backends);
-  lb = undefined;
-  backends = [];
-});
+
+const scope = closedAfterEach();
 
 describe('lb loadtest through its bin', () => {
   it('prints the summary with the spread over servers; --json carries the same figures', async () => {
-    backends = await startServers(3);
-    lb = await startLb(backends, { file: backends.map((b, i) => ({ host: '127.0.0.1', port: b.port, name: b.name, weight: i + 1 })), algorithm: 'weighted' });
+    backends = await scope.startServers(3);
+    lb = await scope.startLb(backends, { file: backends.map((b, i) => ({ host: '127.0.0.1', port: b.port, name: b.name, weight: i + 1 })), algorithm: 'weighted' });
     const text = await runLb(['loadtest', '--url', lb.url, '--requests', '60', '--concurrent', '6', '--admin-url', lb.adminUrl]);
     expect(text.code).toBe(0);
     expect(text.stdout).toContain('Requests    60 sent, 60 succeeded, 0 failed (error rate 0.0%)');
@@ -39,7 +35,7 @@ describe('lb loadtest through its bin', () => {
   });
 
   it('--fail-on sets exit code 3 when a threshold is crossed, 0 when not', async () => {
-    backends = [await startTestServer({ port: 0, delayMs: 30 })];
+    backends = [await scope.startTestServer({ port: 0, delayMs: 30 })];
     const crossed = await runLb(['loadtest', '--url', backends[0]!.url, '--requests', '10', '--fail-on', 'p50>1ms', '--fail-on', 'error-rate>1%']);
     expect(crossed.code).toBe(3);
     expect(crossed.stderr).toBe('lb: thresholds crossed: p50>1ms\n');
@@ -50,8 +46,8 @@ describe('lb loadtest through its bin', () => {
   });
 
   it('Ctrl-C prints the summary so far and exits 130', async () => {
-    backends = [await startTestServer({ port: 0, delayMs: 5 })];
-    const run = spawnLb(['loadtest', '--url', backends[0]!.url, '--duration', '60s', '--concurrent', '4']);
+    backends = [await scope.startTestServer({ port: 0, delayMs: 5 })];
+    const run = scope.spawnLb(['loadtest', '--url', backends[0]!.url, '--duration', '60s', '--concurrent', '4']);
     await waitFor('requests to flow', () => backends[0]!.requestCount > 50);
     run.child.kill('SIGINT');
     const { code } = await run.exited;

@@ -6,25 +6,20 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { BalancerHandle } from '../../src/balancer/balancer.js';
 import type { StatsSnapshot } from '../../src/shared/api-types.js';
 import type { TestServerHandle } from '../../src/testserver/server.js';
-import { LB_BIN, runLb, spawnLb, type LbProcess } from '../helpers/cli.js';
-import { closeAll, deadAddress, startLb, startServers, waitFor } from '../helpers/servers.js';
+import { LB_BIN, runLb } from '../helpers/cli.js';
+import { closedAfterEach, deadAddress, waitFor } from '../helpers/servers.js';
 import { tempDir } from '../helpers/temp.js';
 
 const exec = promisify(execFile);
 let lb: BalancerHandle | undefined;
 let backends: TestServerHandle[] = [];
-const running: LbProcess[] = [];
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((p) => p.stop('SIGKILL')));
-  await closeAll(lb, ...backends);
-  lb = undefined;
-  backends = [];
-});
+
+const scope = closedAfterEach();
 
 describe('lb monitor, scripted and plain', () => {
   it('--once prints the table and exits 0; --json prints the snapshot', async () => {
-    backends = await startServers(2);
-    lb = await startLb(backends);
+    backends = await scope.startServers(2);
+    lb = await scope.startLb(backends);
     const table = await runLb(['monitor', '--once', '--url', lb.adminUrl]);
     expect(table.code).toBe(0);
     expect(table.stdout).toMatch(/^SERVER\s+STATE\s+ACTIVE/m);
@@ -41,8 +36,8 @@ describe('lb monitor, scripted and plain', () => {
   });
 
   it('--command add-server and remove-server, as the seed scripts them', async () => {
-    backends = await startServers(2);
-    lb = await startLb(backends.slice(0, 1));
+    backends = await scope.startServers(2);
+    lb = await scope.startLb(backends.slice(0, 1));
     const port = String(backends[1]!.port);
     const added = await runLb(['monitor', '--url', lb.adminUrl, '--command', 'add-server', '--host', '127.0.0.1', '--port', port]);
     expect([added.code, added.stdout]).toEqual([0, `added 127.0.0.1:${port} (weight 1)\n`]);
@@ -56,13 +51,11 @@ describe('lb monitor, scripted and plain', () => {
   });
 
   it('prints the text table every interval when stdout is not a terminal, and keeps going while the balancer is away', async () => {
-    backends = await startServers(1);
-    lb = await startLb(backends);
-    const monitor = spawnLb(['monitor', '--url', lb.adminUrl, '--interval', '0.2']);
-    running.push(monitor);
+    backends = await scope.startServers(1);
+    lb = await scope.startLb(backends);
+    const monitor = scope.spawnLb(['monitor', '--url', lb.adminUrl, '--interval', '0.2']);
     await waitFor('two tables', () => (monitor.stdout().match(/^SERVER/gm) ?? []).length >= 2);
     await lb.close();
-    lb = undefined;
     await waitFor('the failure reported', () => monitor.stderr().includes('connection refused'));
     expect(await monitor.stop('SIGINT')).toEqual({ code: 0, signal: null });
   });
@@ -86,12 +79,11 @@ describe.skipIf(!hasTmux)(hasTmux ? 'lb monitor in a real terminal (tmux)' : 'lb
   });
 
   it('adds a server with `a`, removes it with `d`, both seen on screen and in the admin API', async () => {
-    backends = await startServers(3);
+    backends = await scope.startServers(3);
     const dir = await tempDir();
     const file = join(dir, 'servers.json');
     await writeFile(file, JSON.stringify(backends.slice(0, 2).map((b) => ({ host: '127.0.0.1', port: b.port, name: b.name }))));
-    const serve = spawnLb(['serve', '--port', '0', '--admin-port', '0', '--host', '127.0.0.1', '--servers', file]);
-    running.push(serve);
+    const serve = scope.spawnLb(['serve', '--port', '0', '--admin-port', '0', '--host', '127.0.0.1', '--servers', file]);
     const adminUrl = (await serve.waitForOutput(/admin API: (http:\/\/\S+)\/lb\/stats/))[1]!;
     const stats = async () => (await (await fetch(`${adminUrl}/lb/stats`)).json()) as StatsSnapshot;
 

@@ -1,12 +1,14 @@
 import { PassThrough, Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { BalancerHandle } from '../../src/balancer/balancer.js';
-import { startDashboard, type DashboardHandle } from '../../src/monitor/dashboard.js';
+import { type DashboardHandle, startDashboard } from '../../src/monitor/dashboard.js';
 import { MonitorModel } from '../../src/monitor/model.js';
 import { Poller } from '../../src/monitor/poller.js';
 import { AdminClient } from '../../src/shared/admin-client.js';
 import type { TestServerHandle } from '../../src/testserver/server.js';
-import { closeAll, startLb, startServers, waitFor } from '../helpers/servers.js';
+import { closedAfterEach, waitFor } from '../helpers/servers.js';
+
+const scope = closedAfterEach();
 
 /** A terminal made of streams: what blessed needs to draw without a TTY. */
 function fakeTerminal(columns: number, rows: number) {
@@ -37,13 +39,12 @@ let poller: Poller | undefined;
 afterEach(async () => {
   poller?.stop();
   dashboard?.close();
-  await closeAll(lb, ...backends);
 });
 
 describe('dashboard over a fake terminal (smoke)', () => {
   it('draws the servers, adds one with the `a` prompt, survives a resize, quits on q', async () => {
-    backends = await startServers(3);
-    lb = await startLb(backends.slice(0, 2));
+    backends = await scope.startServers(3);
+    lb = await scope.startLb(backends.slice(0, 2));
     const client = new AdminClient({ url: lb.adminUrl });
     const model = new MonitorModel(Date.now());
     const terminal = fakeTerminal(100, 30);

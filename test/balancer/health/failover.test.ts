@@ -2,22 +2,17 @@ import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pLimit from 'p-limit';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { BalancerHandle } from '../../../src/balancer/balancer.js';
 import type { BalancerEventType } from '../../../src/shared/api-types.js';
 import { seededRandom } from '../../../src/shared/random.js';
-import { startTestServer, type TestServerHandle } from '../../../src/testserver/server.js';
-import { closeAll, startLb, startServers, waitFor } from '../../helpers/servers.js';
+import { type TestServerHandle } from '../../../src/testserver/server.js';
+import { closedAfterEach, waitFor } from '../../helpers/servers.js';
 
 let lb: BalancerHandle | undefined;
 let backends: TestServerHandle[] = [];
-const extra: Array<{ close(): Promise<void> }> = [];
-afterEach(async () => {
-  await closeAll(lb, ...backends, ...extra);
-  lb = undefined;
-  backends = [];
-  extra.length = 0;
-});
+
+const scope = closedAfterEach();
 
 async function get(path = '/'): Promise<{ status: number; server: string; code: string | null }> {
   const res = await fetch(`${lb!.url}${path}`);
@@ -35,9 +30,9 @@ function file(servers: TestServerHandle[], extraConfig: Record<string, unknown> 
 
 describe('active health checks', () => {
   it('takes a server out after `fall` failed checks and back after `rise` passed ones', async () => {
-    backends = await startServers(2);
+    backends = await scope.startServers(2);
     // A long interval: only the first scheduled round runs by itself; the test runs the others.
-    lb = await startLb([], { healthCheck: true, file: file(backends, { health_check: { interval: 3600, fall: 3, rise: 2 } }) });
+    lb = await scope.startLb([], { healthCheck: true, file: file(backends, { health_check: { interval: 3600, fall: 3, rise: 2 } }) });
     const s1 = lb.pool.get('s1')!;
     await waitFor('the first round', () => s1.healthCheck.at !== null);
     await fetch(`${backends[0]!.url}/control?healthy=false`);
@@ -63,10 +58,10 @@ describe('active health checks', () => {
     const hanging = createServer(() => undefined); // accepts, never answers
     hanging.listen(0, '127.0.0.1');
     await once(hanging, 'listening');
-    extra.push({ close: async () => { hanging.closeAllConnections(); hanging.close(); } });
-    backends = await startServers(1);
+    scope.track({ close: async () => { hanging.closeAllConnections(); hanging.close(); } });
+    backends = await scope.startServers(1);
     const port = (hanging.address() as AddressInfo).port;
-    lb = await startLb([], {
+    lb = await scope.startLb([], {
       healthCheck: true,
       file: { servers: [{ host: '127.0.0.1', port, name: 'hang' }, { host: '127.0.0.1', port: backends[0]!.port }], health_check: { interval: 3600, timeout: 0.2, fall: 1 } },
     });
@@ -77,10 +72,10 @@ describe('active health checks', () => {
 
 describe('passive health (circuit breaker) through the proxy', () => {
   it('a hanging server: 504 within the timeout, then its circuit opens and traffic goes elsewhere', async () => {
-    const slow = await startTestServer({ port: 0, name: 'slow', delayMs: 10_000 });
-    const fast = await startTestServer({ port: 0, name: 'fast' });
+    const slow = await scope.startTestServer({ port: 0, name: 'slow', delayMs: 10_000 });
+    const fast = await scope.startTestServer({ port: 0, name: 'fast' });
     backends = [slow, fast];
-    lb = await startLb([], { timeout: 0.2, file: file([slow, fast], { circuit_breaker: { fail_threshold: 3, open_time: 60 } }) });
+    lb = await scope.startLb([], { timeout: 0.2, file: file([slow, fast], { circuit_breaker: { fail_threshold: 3, open_time: 60 } }) });
     const results = [];
     for (let i = 0; i < 8; i++) results.push(await get());
     const toSlow = results.filter((r) => r.server === 'slow');
@@ -90,9 +85,9 @@ describe('passive health (circuit breaker) through the proxy', () => {
   });
 
   it('half-open: one trial after open_time; success closes the circuit', async () => {
-    backends = await startServers(2, { errorRate: 1 });
+    backends = await scope.startServers(2, { errorRate: 1 });
     await fetch(`${backends[1]!.url}/control?error_rate=0`);
-    lb = await startLb([], { file: file(backends, { circuit_breaker: { fail_threshold: 2, open_time: 0.3 } }) });
+    lb = await scope.startLb([], { file: file(backends, { circuit_breaker: { fail_threshold: 2, open_time: 0.3 } }) });
     for (let i = 0; i < 4; i++) await get();
     const s1 = lb.pool.get('s1')!;
     expect(s1.snapshot().circuit).toBe('open');
@@ -107,10 +102,10 @@ describe('passive health (circuit breaker) through the proxy', () => {
   });
 
   it('an error-rate server (--error-rate 0.5) is ejected, and re-admitted once it recovers', async () => {
-    const flaky = await startTestServer({ port: 0, name: 'flaky', errorRate: 0.5, random: seededRandom(3) });
-    const good = await startTestServer({ port: 0, name: 'good' });
+    const flaky = await scope.startTestServer({ port: 0, name: 'flaky', errorRate: 0.5, random: seededRandom(3) });
+    const good = await scope.startTestServer({ port: 0, name: 'good' });
     backends = [flaky, good];
-    lb = await startLb([], { file: file(backends, { circuit_breaker: { fail_threshold: 3, open_time: 0.3 } }) });
+    lb = await scope.startLb([], { file: file(backends, { circuit_breaker: { fail_threshold: 3, open_time: 0.3 } }) });
     await waitFor('the flaky server to be ejected', async () => {
       await get();
       return events('circuit-open', 'flaky').length > 0;
@@ -129,10 +124,10 @@ describe('passive health (circuit breaker) through the proxy', () => {
 
 describe('failover under load', () => {
   it('a server killed mid-load costs zero failed GETs; it leaves within fall x interval and rejoins after rise checks', async () => {
-    backends = await startServers(3, { delayMs: 2 });
+    backends = await scope.startServers(3, { delayMs: 2 });
     const victim = backends[1]!;
     const interval = 0.1;
-    lb = await startLb([], { healthCheck: true, file: file(backends, { health_check: { interval, timeout: 0.2, fall: 3, rise: 2 } }) });
+    lb = await scope.startLb([], { healthCheck: true, file: file(backends, { health_check: { interval, timeout: 0.2, fall: 3, rise: 2 } }) });
     const limit = pLimit(20);
     let killedAt = 0;
     let killing: Promise<void> | undefined;
@@ -152,7 +147,7 @@ describe('failover under load', () => {
     await waitFor('the killed server to be marked down', () => lb!.pool.get(victim.name)!.state === 'down');
     const detectionMs = Date.parse(events('server-down', victim.name)[0]!.time) - killedAt;
 
-    const restarted = await startTestServer({ port: victim.port, name: victim.name });
+    const restarted = await scope.startTestServer({ port: victim.port, name: victim.name });
     backends[1] = restarted;
     const restartedAt = performance.now();
     await waitFor('the restarted server to rejoin', () => lb!.pool.get(victim.name)!.state === 'up');
@@ -167,8 +162,8 @@ describe('failover under load', () => {
   });
 
   it('drain under load: no request fails and none starts on the draining server after the PATCH', async () => {
-    backends = await startServers(3, { delayMs: 5 });
-    lb = await startLb(backends);
+    backends = await scope.startServers(3, { delayMs: 5 });
+    lb = await scope.startLb(backends);
     const limit = pLimit(20);
     let drainedAt = Infinity;
     const results = await Promise.all(
@@ -205,13 +200,13 @@ describe('max_conns', () => {
     });
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
-    extra.push({ close: async () => { server.closeAllConnections(); server.close(); } });
+    scope.track({ close: async () => { server.closeAllConnections(); server.close(); } });
     return { port: (server.address() as AddressInfo).port, maxActive: () => maxActive };
   }
 
   it('never sends more than max_conns at once; the rest wait in the queue and all succeed', async () => {
     const upstream = await countingServer(30);
-    lb = await startLb([], { file: { servers: [{ host: '127.0.0.1', port: upstream.port, max_conns: 2 }], load_balancer: { queue_timeout: 10 } } });
+    lb = await scope.startLb([], { file: { servers: [{ host: '127.0.0.1', port: upstream.port, max_conns: 2 }], load_balancer: { queue_timeout: 10 } } });
     const statuses = await Promise.all(Array.from({ length: 12 }, () => get().then((r) => r.status)));
     expect(statuses).toEqual(Array(12).fill(200));
     expect(upstream.maxActive()).toBe(2);
@@ -220,7 +215,7 @@ describe('max_conns', () => {
 
   it('answers 503 to a request that waits longer than queue_timeout, and when the queue is full', async () => {
     const upstream = await countingServer(1000);
-    lb = await startLb([], { file: { servers: [{ host: '127.0.0.1', port: upstream.port, max_conns: 1 }], load_balancer: { queue_timeout: 0.1, max_queue: 1 } } });
+    lb = await scope.startLb([], { file: { servers: [{ host: '127.0.0.1', port: upstream.port, max_conns: 1 }], load_balancer: { queue_timeout: 0.1, max_queue: 1 } } });
     const results = await Promise.all([get(), get(), get()]);
     expect(results.map((r) => `${r.status} ${r.code}`).sort()).toEqual(['200 null', '503 LB_QUEUE_FULL', '503 LB_QUEUE_TIMEOUT']);
     expect(lb.admin.stats().totals).toMatchObject({ queueTimeouts: 1, queueLength: 0 });
@@ -229,8 +224,8 @@ describe('max_conns', () => {
 
 describe('client timeouts', () => {
   it('closes a client that sends its headers too slowly (slowloris) with 408', async () => {
-    backends = await startServers(1);
-    lb = await startLb([], { file: { servers: [{ host: '127.0.0.1', port: backends[0]!.port }], load_balancer: { client_header_timeout: 0.3 } } });
+    backends = await scope.startServers(1);
+    lb = await scope.startLb([], { file: { servers: [{ host: '127.0.0.1', port: backends[0]!.port }], load_balancer: { client_header_timeout: 0.3 } } });
     const { connect } = await import('node:net');
     const url = new URL(lb.url);
     const socket = connect(Number(url.port), url.hostname);

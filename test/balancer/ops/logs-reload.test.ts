@@ -3,27 +3,21 @@ import { once } from 'node:events';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pLimit from 'p-limit';
-import { afterEach, describe, expect, it } from 'vitest';
-import { AccessLog, type AccessEntry } from '../../../src/balancer/access-log.js';
-import { startBalancer, type BalancerHandle, type ServerStateEvent } from '../../../src/balancer/balancer.js';
+import { describe, expect, it } from 'vitest';
+import { type AccessEntry, AccessLog } from '../../../src/balancer/access-log.js';
+import { type BalancerHandle, type ServerStateEvent, startBalancer } from '../../../src/balancer/balancer.js';
 import { resolveConfig } from '../../../src/balancer/config.js';
 import type { RequestEvent } from '../../../src/balancer/proxy.js';
 import type { StatsSnapshot } from '../../../src/shared/api-types.js';
 import { createLogger } from '../../../src/shared/log.js';
 import type { TestServerHandle } from '../../../src/testserver/server.js';
-import { spawnLb, type LbProcess } from '../../helpers/cli.js';
-import { closeAll, startServers, waitFor } from '../../helpers/servers.js';
+import { closedAfterEach, waitFor } from '../../helpers/servers.js';
 import { tempDir } from '../../helpers/temp.js';
 
 let lb: BalancerHandle | undefined;
 let backends: TestServerHandle[] = [];
-const running: LbProcess[] = [];
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((p) => p.stop('SIGKILL')));
-  await closeAll(lb, ...backends);
-  lb = undefined;
-  backends = [];
-});
+
+const scope = closedAfterEach();
 
 const configFor = (servers: TestServerHandle[], extra: Record<string, unknown> = {}) =>
   resolveConfig({
@@ -35,18 +29,17 @@ const configFor = (servers: TestServerHandle[], extra: Record<string, unknown> =
 
 describe('access log', () => {
   it('writes exactly one JSON line per request with time, client, method, path, status, server, duration and bytes', async () => {
-    backends = await startServers(2);
+    backends = await scope.startServers(2);
     const file = join(await tempDir(), 'access.log');
     const stream = createWriteStream(file);
     await once(stream, 'open');
-    lb = await startBalancer(configFor(backends), { accessLog: new AccessLog(stream, true) });
+    lb = scope.track(await startBalancer(configFor(backends), { accessLog: new AccessLog(stream, true) }));
     for (let i = 0; i < 25; i++) await (await fetch(`${lb.url}/item/${i}?q=${i}`)).text();
     await (await fetch(`${lb.url}/up`, { method: 'POST', body: 'abc' })).text();
     lb.admin.removeServer('s1');
     lb.admin.removeServer('s2');
     await (await fetch(`${lb.url}/none`)).text();
     await lb.close();
-    lb = undefined;
     const lines = (await readFile(file, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as AccessEntry);
     expect(lines).toHaveLength(27);
     expect(lines[0]).toMatchObject({ client: '127.0.0.1', method: 'GET', path: '/item/0?q=0', status: 200, server: 's1', retries: 0, error: null });
@@ -60,9 +53,9 @@ describe('access log', () => {
 
 describe('logs', () => {
   it('logs each routing decision at debug level', async () => {
-    backends = await startServers(2);
+    backends = await scope.startServers(2);
     const lines: string[] = [];
-    lb = await startBalancer(configFor(backends), { logger: createLogger('debug', (l) => lines.push(l)) });
+    lb = scope.track(await startBalancer(configFor(backends), { logger: createLogger('debug', (l) => lines.push(l)) }));
     await (await fetch(`${lb.url}/a`)).text();
     expect(lines.some((l) => / DEBUG route GET \/a -> s1 \(round_robin, attempt 1\)\n$/.test(l))).toBe(true);
   });
@@ -71,8 +64,7 @@ describe('logs', () => {
     const dir = await tempDir();
     const file = join(dir, 'servers.json');
     await writeFile(file, '[]');
-    const serve = spawnLb(['serve', '--port', '0', '--admin-port', '0', '--host', '127.0.0.1', '--servers', file, '--log-level', 'debug']);
-    running.push(serve);
+    const serve = scope.spawnLb(['serve', '--port', '0', '--admin-port', '0', '--host', '127.0.0.1', '--servers', file, '--log-level', 'debug']);
     const adminUrl = (await serve.waitForOutput(/admin API: (http:\/\/\S+)\/lb\/stats/))[1]!;
     await fetch(`${adminUrl}/lb/algorithm`, { method: 'POST', body: '{"algorithm":"p2c"}' });
     await waitFor('the log line', () => serve.stderr().includes('algorithm-switched'));
@@ -84,8 +76,8 @@ describe('logs', () => {
 
 describe('embedding events', () => {
   it('emits a request event per request and server-state events', async () => {
-    backends = await startServers(2, { errorRate: 0 });
-    lb = await startBalancer(configFor(backends));
+    backends = await scope.startServers(2, { errorRate: 0 });
+    lb = scope.track(await startBalancer(configFor(backends)));
     const requests: RequestEvent[] = [];
     const states: ServerStateEvent[] = [];
     lb.on('request', (e) => requests.push(e));
@@ -105,15 +97,14 @@ describe('embedding events', () => {
 
 describe('reload', () => {
   it('applies a changed servers file on SIGHUP under load with zero failed requests; a bad file keeps the running config', async () => {
-    backends = await startServers(3, { delayMs: 2 });
+    backends = await scope.startServers(3, { delayMs: 2 });
     const [a, b, c] = backends as [TestServerHandle, TestServerHandle, TestServerHandle];
     const dir = await tempDir();
     const file = join(dir, 'servers.json');
     const write = (servers: TestServerHandle[], weights: number[] = [], algorithm = 'round_robin') =>
       writeFile(file, JSON.stringify({ load_balancer: { algorithm }, servers: servers.map((s, i) => ({ host: '127.0.0.1', port: s.port, name: s.name, weight: weights[i] ?? 1 })) }));
     await write([a, b]);
-    const serve = spawnLb(['serve', '--port', '0', '--admin-port', '0', '--host', '127.0.0.1', '--servers', file]);
-    running.push(serve);
+    const serve = scope.spawnLb(['serve', '--port', '0', '--admin-port', '0', '--host', '127.0.0.1', '--servers', file]);
     const url = (await serve.waitForOutput(/lb serve: (http:\/\/\S+)/))[1]!;
     const adminUrl = (await serve.waitForOutput(/admin API: (http:\/\/\S+)\/lb\/stats/))[1]!;
     const stats = async () => (await (await fetch(`${adminUrl}/lb/stats`)).json()) as StatsSnapshot;
@@ -159,12 +150,11 @@ describe('reload', () => {
   });
 
   it('--watch reloads when the file changes', async () => {
-    backends = await startServers(2);
+    backends = await scope.startServers(2);
     const dir = await tempDir();
     const file = join(dir, 'servers.json');
     await writeFile(file, JSON.stringify([{ host: '127.0.0.1', port: backends[0]!.port }]));
-    const serve = spawnLb(['serve', '--port', '0', '--admin-port', '0', '--host', '127.0.0.1', '--servers', file, '--watch']);
-    running.push(serve);
+    const serve = scope.spawnLb(['serve', '--port', '0', '--admin-port', '0', '--host', '127.0.0.1', '--servers', file, '--watch']);
     const adminUrl = (await serve.waitForOutput(/admin API: (http:\/\/\S+)\/lb\/stats/))[1]!;
     await writeFile(file, JSON.stringify(backends.map((s) => ({ host: '127.0.0.1', port: s.port }))));
     await waitFor('the watched reload', async () => ((await (await fetch(`${adminUrl}/lb/stats`)).json()) as StatsSnapshot).servers.length === 2);

@@ -1,15 +1,12 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { BalancerHandle } from '../../../src/balancer/balancer.js';
 import type { TestServerHandle } from '../../../src/testserver/server.js';
-import { closeAll, startLb, startServers } from '../../helpers/servers.js';
+import { closedAfterEach } from '../../helpers/servers.js';
 
 let lb: BalancerHandle | undefined;
 let backends: TestServerHandle[] = [];
-afterEach(async () => {
-  await closeAll(lb, ...backends);
-  lb = undefined;
-  backends = [];
-});
+
+const scope = closedAfterEach();
 
 interface Sample {
   name: string;
@@ -47,9 +44,9 @@ const sum = (samples: Sample[], name: string, match: Record<string, string> = {}
 
 describe('GET /metrics', () => {
   it('parses as Prometheus text and its counters match the traffic sent', async () => {
-    backends = await startServers(2);
+    backends = await scope.startServers(2);
     await fetch(`${backends[1]!.url}/control?error_rate=1`);
-    lb = await startLb(backends, { file: { servers: backends.map((b) => ({ host: '127.0.0.1', port: b.port, name: b.name })), circuit_breaker: { enabled: false } } });
+    lb = await scope.startLb(backends, { file: { servers: backends.map((b) => ({ host: '127.0.0.1', port: b.port, name: b.name })), circuit_breaker: { enabled: false } } });
     for (let i = 0; i < 20; i++) await (await fetch(`${lb.url}/`)).text();
     for (let i = 0; i < 6; i++) await (await fetch(`${lb.url}/`, { method: 'POST', body: 'x' })).text();
     await (await fetch(`${lb.url}/`, { method: 'PROPFIND' })).text();
@@ -76,8 +73,8 @@ describe('GET /metrics', () => {
   });
 
   it('drops a removed server\'s series', async () => {
-    backends = await startServers(2);
-    lb = await startLb(backends);
+    backends = await scope.startServers(2);
+    lb = await scope.startLb(backends);
     for (let i = 0; i < 4; i++) await (await fetch(`${lb.url}/`)).text();
     lb.admin.removeServer('s2');
     const { samples } = parsePrometheus(await (await fetch(`${lb.adminUrl}/metrics`)).text());
@@ -86,8 +83,8 @@ describe('GET /metrics', () => {
   });
 
   it('counts health checks and retries at scrape time', async () => {
-    backends = await startServers(1);
-    lb = await startLb([], { healthCheck: true, file: { servers: [{ host: '127.0.0.1', port: backends[0]!.port, name: 'only' }, { host: '127.0.0.1', port: 1, name: 'dead' }], health_check: { interval: 3600 } } });
+    backends = await scope.startServers(1);
+    lb = await scope.startLb([], { healthCheck: true, file: { servers: [{ host: '127.0.0.1', port: backends[0]!.port, name: 'only' }, { host: '127.0.0.1', port: 1, name: 'dead' }], health_check: { interval: 3600 } } });
     await lb.checkHealth();
     for (let i = 0; i < 4; i++) await (await fetch(`${lb.url}/`)).text();
     const { samples } = parsePrometheus(await (await fetch(`${lb.adminUrl}/metrics`)).text());

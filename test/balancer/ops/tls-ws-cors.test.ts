@@ -1,29 +1,25 @@
 import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { request as httpsRequest, createServer as createHttpsServer } from 'node:https';
+import { createServer as createHttpsServer, request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { BalancerHandle } from '../../../src/balancer/balancer.js';
 import type { TestServerHandle } from '../../../src/testserver/server.js';
-import { closeAll, startLb, startServers, waitFor } from '../../helpers/servers.js';
+import { closedAfterEach, startLb, waitFor } from '../../helpers/servers.js';
 import { tempDir } from '../../helpers/temp.js';
 
 let lb: BalancerHandle | undefined;
 let backends: TestServerHandle[] = [];
-const extra: Array<{ close(): Promise<void> }> = [];
-afterEach(async () => {
-  await closeAll(lb, ...backends, ...extra);
-  lb = undefined;
-  backends = [];
-  extra.length = 0;
-});
 
 /** A self-signed certificate for 127.0.0.1 made now with the openssl CLI: no key is ever committed. */
 let certFile = '';
 let keyFile = '';
+
+const scope = closedAfterEach();
+
 beforeAll(async () => {
   const dir = await tempDir();
   certFile = join(dir, 'cert.pem');
@@ -45,8 +41,8 @@ function httpsGet(url: string, ca: Buffer): Promise<{ status: number; headers: R
 
 describe('TLS', () => {
   it('terminates HTTPS on the traffic port and tells servers the scheme', async () => {
-    backends = await startServers(1);
-    lb = await startLb(backends, { tlsCert: certFile, tlsKey: keyFile });
+    backends = await scope.startServers(1);
+    lb = await scope.startLb(backends, { tlsCert: certFile, tlsKey: keyFile });
     expect(lb.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
     const res = await httpsGet(`${lb.url}/x?echo=headers`, readFileSync(certFile));
     expect(res.status).toBe(200);
@@ -58,21 +54,21 @@ describe('TLS', () => {
     const secure = createHttpsServer({ cert: readFileSync(certFile), key: readFileSync(keyFile) }, (_req, res) => res.end('secure'));
     secure.listen(0, '127.0.0.1');
     await once(secure, 'listening');
-    extra.push({ close: async () => { secure.closeAllConnections(); secure.close(); } });
+    scope.track({ close: async () => { secure.closeAllConnections(); secure.close(); } });
     const file = { servers: [{ host: '127.0.0.1', port: (secure.address() as AddressInfo).port, tls: true, name: 'secure' }] };
 
-    lb = await startLb([], { file, upstreamCa: certFile });
+    lb = await scope.startLb([], { file, upstreamCa: certFile });
     const verified = await fetch(`${lb.url}/`);
     expect([verified.status, await verified.text()]).toEqual([200, 'secure']);
     await lb.close();
 
-    lb = await startLb([], { file });
+    lb = await scope.startLb([], { file });
     const unverified = await fetch(`${lb.url}/`);
     expect(unverified.status).toBe(502);
     expect(((await unverified.json()) as { error: { message: string } }).error.message).toMatch(/server secure failed: (DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE)/);
     await lb.close();
 
-    lb = await startLb([], { file, upstreamInsecure: true });
+    lb = await scope.startLb([], { file, upstreamInsecure: true });
     expect((await fetch(`${lb.url}/`)).status).toBe(200);
   });
 
@@ -95,8 +91,8 @@ function openSocket(url: string): Promise<{ ws: WebSocket; server: string | unde
 
 describe('WebSockets', () => {
   it('tunnels to the picked server, counts the tunnel as active while open, and closes both sides', async () => {
-    backends = await startServers(2);
-    lb = await startLb(backends);
+    backends = await scope.startServers(2);
+    lb = await scope.startLb(backends);
     const wsUrl = lb.url.replace('http', 'ws');
     const first = await openSocket(`${wsUrl}/ws`);
     expect(first.server).toBe('s1');
@@ -120,8 +116,8 @@ describe('WebSockets', () => {
   });
 
   it('follows sticky rules and answers 503 with no server', async () => {
-    backends = await startServers(3);
-    lb = await startLb(backends, { sticky: 'ip' });
+    backends = await scope.startServers(3);
+    lb = await scope.startLb(backends, { sticky: 'ip' });
     const home = (await fetch(`${lb.url}/`)).headers.get('x-lb-server');
     const tunnel = await openSocket(`${lb.url.replace('http', 'ws')}/ws`);
     expect(tunnel.server).toBe(home);
@@ -138,12 +134,12 @@ describe('WebSockets', () => {
 
 describe('CORS on the admin API', () => {
   it('is off by default and answers only the configured origins', async () => {
-    backends = await startServers(1);
-    lb = await startLb(backends);
+    backends = await scope.startServers(1);
+    lb = await scope.startLb(backends);
     expect((await fetch(`${lb.adminUrl}/lb/stats`, { headers: { origin: 'http://localhost:3000' } })).headers.get('access-control-allow-origin')).toBeNull();
     await lb.close();
 
-    lb = await startLb(backends, { adminCors: 'http://localhost:3000', adminToken: 'secret' });
+    lb = await scope.startLb(backends, { adminCors: 'http://localhost:3000', adminToken: 'secret' });
     const allowed = await fetch(`${lb.adminUrl}/lb/stats`, { headers: { origin: 'http://localhost:3000', authorization: 'Bearer secret' } });
     expect(allowed.headers.get('access-control-allow-origin')).toBe('http://localhost:3000');
     const other = await fetch(`${lb.adminUrl}/lb/stats`, { headers: { origin: 'http://evil.example', authorization: 'Bearer secret' } });
