@@ -19,7 +19,7 @@ import type {
 import { ALGORITHM_NAMES, isAlgorithmName } from '../shared/api-types.js';
 import { LbError, isLbError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
-import { parseServer } from './config.js';
+import { bool, int, MAX_WEIGHT, parseServer } from './config.js';
 import { CONTENT_SECURITY_POLICY, isAssetPath, loadAsset } from './web-assets.js';
 import type { ServerInit } from './server.js';
 
@@ -81,13 +81,18 @@ interface Route {
   methods: Record<string, Handler>;
 }
 
-const serverFromBody = async (body: () => Promise<unknown>): Promise<ServerInit> => {
-  const value = await body();
+/** The field checks are config.ts's; in a request body their failures are the client's (400). */
+function asBadRequest<T>(check: () => T): T {
   try {
-    return parseServer(value, 'body');
+    return check();
   } catch (err) {
     throw isLbError(err) ? new LbError('LB_BAD_REQUEST', err.message) : err;
   }
+}
+
+const serverFromBody = async (body: () => Promise<unknown>): Promise<ServerInit> => {
+  const value = await body();
+  return asBadRequest(() => parseServer(value, 'body'));
 };
 
 /** `{host, port}` or `{id}` naming a server to remove. */
@@ -162,17 +167,8 @@ function parseUpdate(value: unknown): ServerUpdate {
   for (const key of Object.keys(value)) {
     if (key !== 'weight' && key !== 'drain') throw new LbError('LB_BAD_REQUEST', `body.${key}: unknown field (expected weight or drain)`);
   }
-  if (value.weight !== undefined) {
-    const w = value.weight;
-    if (typeof w !== 'number' || !Number.isInteger(w) || w < 1 || w > 1000) {
-      throw new LbError('LB_BAD_REQUEST', `body.weight: must be an integer 1-1000, got ${JSON.stringify(w)}`);
-    }
-    update.weight = w;
-  }
-  if (value.drain !== undefined) {
-    if (typeof value.drain !== 'boolean') throw new LbError('LB_BAD_REQUEST', `body.drain: must be true or false, got ${JSON.stringify(value.drain)}`);
-    update.drain = value.drain;
-  }
+  if (value.weight !== undefined) update.weight = asBadRequest(() => int(value.weight, 'body.weight', 1, MAX_WEIGHT));
+  if (value.drain !== undefined) update.drain = asBadRequest(() => bool(value.drain, 'body.drain'));
   if (update.weight === undefined && update.drain === undefined) {
     throw new LbError('LB_BAD_REQUEST', 'body: nothing to change (expected weight or drain)');
   }

@@ -190,7 +190,7 @@ export const DEFAULT_CONFIG: Omit<BalancerConfig, 'servers' | 'serversFile' | 'w
 };
 
 const MAX_SERVERS = 10_000;
-const MAX_WEIGHT = 1_000;
+export const MAX_WEIGHT = 1_000;
 
 function invalid(path: string, problem: string): LbError {
   return new LbError('LB_CONFIG_INVALID', `${path}: ${problem}`);
@@ -206,7 +206,7 @@ function warnUnknown(obj: Json, known: readonly string[], path: string, warnings
   for (const key of Object.keys(obj)) if (!known.includes(key)) warnings.push(`${path}${path ? '.' : ''}${key}: unknown key, ignored`);
 }
 
-function int(value: unknown, path: string, min: number, max: number): number {
+export function int(value: unknown, path: string, min: number, max: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
     throw invalid(path, `must be an integer ${min}-${max}, got ${JSON.stringify(value)}`);
   }
@@ -228,7 +228,7 @@ function str(value: unknown, path: string, maxLength = 253): string {
   return value.trim();
 }
 
-function bool(value: unknown, path: string): boolean {
+export function bool(value: unknown, path: string): boolean {
   if (typeof value !== 'boolean') throw invalid(path, `must be true or false, got ${JSON.stringify(value)}`);
   return value;
 }

@@ -94,12 +94,31 @@ const CLIENT_CLOSED_REQUEST = 499;
 const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
 /** The server never saw the request: safe to send it elsewhere whatever the method. */
-export const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT']);
+const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT']);
 /** The connection broke before any response byte: the server may have seen the request. */
 const RESET_ERRORS = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);
 const TIMEOUT_ERRORS = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 
 export type ProxyHandler = (req: IncomingMessage, res: ServerResponse) => void;
+
+/**
+ * The retry rule written down in the module comment, then the attempt bound, then the retry budget
+ * (a refusal there is counted). Plain requests and WebSocket upgrades both ask it.
+ */
+export function mayRetry(
+  deps: Pick<ProxyDeps, 'retryBudget' | 'stats'>,
+  code: string,
+  method: string,
+  replayable: boolean,
+  attempts: number,
+  retries: number,
+): boolean {
+  if (attempts > retries || !replayable) return false;
+  if (!CONNECT_ERRORS.has(code) && !(RESET_ERRORS.has(code) && IDEMPOTENT_METHODS.has(method))) return false;
+  if (deps.retryBudget.tryRetry(performance.now())) return true;
+  deps.stats.retriesSkipped += 1;
+  return false;
+}
 
 /** The one routing decision, shared by plain requests and WebSocket upgrades: sticky rules, then the algorithm. */
 export function routeRequest(deps: Pick<ProxyDeps, 'sticky' | 'pool' | 'algorithm'>, ctx: RequestContext): { server: Server | undefined; setCookie: string | null } {
@@ -324,14 +343,8 @@ class ProxyExchange implements Dispatcher.DispatchHandler, Waiter {
   }
 
   #canRetry(code: string): boolean {
-    if (this.#attempts > this.#options.retries) return false;
     const replayable = !this.#hasBody || !this.#req.readableDidRead;
-    if (!replayable) return false;
-    const safe = CONNECT_ERRORS.has(code) || (RESET_ERRORS.has(code) && IDEMPOTENT_METHODS.has(this.#ctx.method));
-    if (!safe) return false;
-    if (this.#deps.retryBudget.tryRetry(performance.now())) return true;
-    this.#deps.stats.retriesSkipped += 1;
-    return false;
+    return mayRetry(this.#deps, code, this.#ctx.method, replayable, this.#attempts, this.#options.retries);
   }
 
   readonly #onClientClose = (): void => {
@@ -481,7 +494,8 @@ export function errorCodeOf(err: Error): string {
   return err.name || 'Error';
 }
 
-function classify(code: string): LbErrorCode {
+/** What a server's error code means for the client: 504 for timeouts, 502 otherwise. */
+export function classify(code: string): LbErrorCode {
   if (TIMEOUT_ERRORS.has(code)) return 'LB_UPSTREAM_TIMEOUT';
   if (CONNECT_ERRORS.has(code)) return 'LB_UPSTREAM_CONNECT';
   return 'LB_UPSTREAM_ERROR';

@@ -3,7 +3,7 @@
  * rules, then the algorithm), sent to the server on a connection of its own (a tunnel cannot share a
  * pool), and once the server answers 101 the two sockets are piped together. The tunnel counts as one
  * active request on its server until either side closes; then the other side is closed too.
- * A refused connection is retried on another server as for plain requests; a server that answers
+ * A failed connection is retried on another server by the plain requests' rule; a server that answers
  * something other than 101 has that answer relayed; no server at all is a 503.
  */
 import type { IncomingMessage } from 'node:http';
@@ -13,9 +13,10 @@ import type { Duplex } from 'node:stream';
 import { httpStatusOf, type LbErrorCode } from '../shared/errors.js';
 import {
   buildUpstreamHeaders,
-  CONNECT_ERRORS,
+  classify,
   contextOf,
   errorCodeOf,
+  mayRetry,
   routeRequest,
   type ProxyDeps,
   type ProxyOptions,
@@ -143,7 +144,8 @@ export function createUpgradeHandler(deps: ProxyDeps, options: ProxyOptions, tls
         }
         const code = errorCodeOf(err);
         settle(false, code);
-        if (CONNECT_ERRORS.has(code) && attempts <= options.retries && deps.retryBudget.tryRetry(performance.now())) {
+        // An upgrade has no body: replayable, so the plain requests' rule applies as is.
+        if (mayRetry(deps, code, ctx.method, true, attempts, options.retries)) {
           tried ??= new Set();
           tried.add(server);
           ctx.exclude = tried;
@@ -151,8 +153,9 @@ export function createUpgradeHandler(deps: ProxyDeps, options: ProxyOptions, tls
           attempt();
           return;
         }
-        if (code === 'UND_ERR_HEADERS_TIMEOUT') fail('LB_UPSTREAM_TIMEOUT', `server ${server.id} did not answer the upgrade within ${options.timeoutMs} ms`, server);
-        else fail(CONNECT_ERRORS.has(code) ? 'LB_UPSTREAM_CONNECT' : 'LB_UPSTREAM_ERROR', `server ${server.id} failed: ${code}`, server);
+        const lbCode = classify(code);
+        if (lbCode === 'LB_UPSTREAM_TIMEOUT') fail(lbCode, `server ${server.id} did not answer the upgrade within ${options.timeoutMs} ms`, server);
+        else fail(lbCode, `server ${server.id} failed: ${code}`, server);
       });
       upstream.end();
     };
