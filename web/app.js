@@ -448,7 +448,6 @@
     }));
     box.replaceChildren(head, latency, table);
     box.hidden = false;
-    box.id = 'test-summary';
   }
 
   window.addEventListener('resize', () => {

@@ -15,6 +15,7 @@ import { LbError } from '../shared/errors.js';
 import { silentLogger, type Logger } from '../shared/log.js';
 import { defaultRandom, type Random } from '../shared/random.js';
 import { VERSION } from '../shared/version.js';
+import { round } from '../shared/round.js';
 import { createAdminHandler, RawBody, type AdminTarget, type LoadTestControl } from './admin.js';
 import { createAlgorithm, type AlgorithmOptions, type BalancingAlgorithm } from './algorithms/index.js';
 import type { BalancerConfig } from './config.js';
@@ -207,7 +208,7 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
           requests: s.totalRequests,
           failures: s.totalFailures,
           active_connections: s.activeRequests,
-          avg_response_time: Math.round(s.latency.meanMs * 1000) / 1000,
+          avg_response_time: round(s.latency.meanMs),
           healthy: s.healthy,
         };
       }

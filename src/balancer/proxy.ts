@@ -17,6 +17,7 @@ import type { Dispatcher } from 'undici';
 import type { LbErrorCode } from '../shared/errors.js';
 import { httpStatusOf } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
+import { round } from '../shared/round.js';
 import type { BalancingAlgorithm, RequestContext } from './algorithms/index.js';
 import type { AccessLog } from './access-log.js';
 import type { PassiveHealth } from './health/passive.js';
@@ -410,7 +411,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler, Waiter {
         path: this.#ctx.path,
         status,
         server: serverId,
-        duration_ms: Math.round(durationMs * 1000) / 1000,
+        duration_ms: round(durationMs),
         bytes: this.#bytesOut,
         retries,
         error,

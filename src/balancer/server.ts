@@ -7,6 +7,7 @@
  * an active count that would go below zero is a bug, counted in `counterUnderflows` instead of hidden.
  */
 import type { HealthCheckSnapshot, ServerSnapshot, ServerState } from '../shared/api-types.js';
+import { round } from '../shared/round.js';
 import { CircuitBreaker, type BreakerSettings } from './health/circuit-breaker.js';
 import { LatencyHistogram } from './latency-histogram.js';
 import { PeakEwma } from './peak-ewma.js';
@@ -157,10 +158,10 @@ export class Server {
       totalSuccesses: this.totalSuccesses,
       totalFailures: this.totalFailures,
       errorRate: finished === 0 ? 0 : this.totalFailures / finished,
-      avgResponseTimeMs: round3(this.latency.meanMs),
-      p50ResponseTimeMs: round3(this.latency.percentileMs(50)),
-      p99ResponseTimeMs: round3(this.latency.percentileMs(99)),
-      ewmaLatencyMs: round3(this.ewmaLatencyMs),
+      avgResponseTimeMs: round(this.latency.meanMs),
+      p50ResponseTimeMs: round(this.latency.percentileMs(50)),
+      p99ResponseTimeMs: round(this.latency.percentileMs(99)),
+      ewmaLatencyMs: round(this.ewmaLatencyMs),
       lastError: this.lastError,
       addedAt: this.addedAt.toISOString(),
       circuit: this.circuit.stateAt(nowMs),
@@ -169,8 +170,4 @@ export class Server {
       healthCheck: { ...this.healthCheck },
     };
   }
-}
-
-function round3(value: number): number {
-  return Math.round(value * 1000) / 1000;
 }

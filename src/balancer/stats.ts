@@ -4,6 +4,7 @@
  * allocates nothing; events are rare and kept in a list of the same bound.
  */
 import type { BalancerEvent, BalancerEventType, HistoryEntry, StatsTotals, StatusClassCounts } from '../shared/api-types.js';
+import { round } from '../shared/round.js';
 
 export const HISTORY_CAPACITY = 100;
 
@@ -93,7 +94,7 @@ export class BalancerStats {
         path: slot.path,
         server: slot.server,
         status: slot.status,
-        durationMs: Math.round(slot.durationMs * 1000) / 1000,
+        durationMs: round(slot.durationMs),
         retries: slot.retries,
         error: slot.error,
       });

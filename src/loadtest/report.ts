@@ -6,6 +6,7 @@
  * per-second server mix.
  */
 import { LbError } from '../shared/errors.js';
+import { round } from '../shared/round.js';
 import type { LatencySummary } from './histogram.js';
 import type { ErrorKind, RunResult } from './runner.js';
 
@@ -281,10 +282,6 @@ export function formatProgress(p: { done: number; errors: number; elapsedMs: num
   return `${bar} ${where}  ${p.currentRps.toFixed(0)} req/s  ${p.errors} errors`;
 }
 
-function round(value: number, digits = 3): number {
-  const f = 10 ** digits;
-  return Math.round(value * f) / f;
-}
 
 function mapValues<T extends object>(obj: T, fn: (v: number) => number): T {
   return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, typeof v === 'number' ? fn(v) : v])) as T;
