@@ -19,7 +19,7 @@ import type {
 import { ALGORITHM_NAMES, isAlgorithmName } from '../shared/api-types.js';
 import { LbError, isLbError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
-import { bool, int, MAX_WEIGHT, parseServer } from './config.js';
+import { bool, int, isObject, MAX_WEIGHT, parseServer } from './config.js';
 import { CONTENT_SECURITY_POLICY, isAssetPath, loadAsset } from './web-assets.js';
 import type { ServerInit } from './server.js';
 
@@ -181,10 +181,6 @@ function parseAlgorithm(value: unknown): AlgorithmName {
     throw new LbError('LB_BAD_REQUEST', `body.algorithm: must be one of ${ALGORITHM_NAMES.join(', ')}, got ${JSON.stringify(name)}`);
   }
   return name;
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function readJsonBody(req: IncomingMessage): Promise<unknown> {

@@ -198,7 +198,8 @@ function invalid(path: string, problem: string): LbError {
 
 type Json = Record<string, unknown>;
 
-function isObject(value: unknown): value is Json {
+/** A JSON object (not null, not a list). */
+export function isObject(value: unknown): value is Json {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
