@@ -42,12 +42,12 @@ describe('lb through its bin', () => {
     const second = JSON.parse(await curl(`${url}/`)) as { server: string };
     expect(second.server).toBe('beta');
 
-    const added = JSON.parse(await curl('-X', 'POST', `${adminUrl}/lb/add-server`, '-d', '{"host":"127.0.0.1","port":1}')) as { server: { id: string } };
+    const added = JSON.parse(await curl('-X', 'POST', `${adminUrl}/lb/add-server`, '-H', 'content-type: application/json', '-d', '{"host":"127.0.0.1","port":1}')) as { server: { id: string } };
     expect(added.server.id).toBe('127.0.0.1:1');
     const stats = JSON.parse(await curl(`${adminUrl}/lb/stats`)) as { totals: { requests: number }; servers: unknown[] };
     expect(stats.totals.requests).toBe(2);
     expect(stats.servers).toHaveLength(3);
-    const bad = await curl('-i', '-X', 'POST', `${adminUrl}/lb/algorithm`, '-d', '{"algorithm":"nope"}');
+    const bad = await curl('-i', '-X', 'POST', `${adminUrl}/lb/algorithm`, '-H', 'content-type: application/json', '-d', '{"algorithm":"nope"}');
     expect(bad).toMatch(/^HTTP\/1\.1 400/);
 
     expect(await lb.stop('SIGTERM')).toEqual({ code: 0, signal: null });

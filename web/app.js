@@ -31,7 +31,8 @@
   async function api(method, path, body) {
     const headers = {};
     if (state.token) headers.authorization = `Bearer ${state.token}`;
-    if (body !== undefined) headers['content-type'] = 'application/json';
+    // The admin API refuses changes without a JSON content type (what keeps other sites' pages out).
+    if (method !== 'GET') headers['content-type'] = 'application/json';
     let res;
     try {
       res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });

@@ -1,8 +1,10 @@
 /**
  * The admin HTTP API: routes to an AdminTarget (the balancer) and turns every bad input into a JSON error
- * `{error: {code, message}}` with the documented status: 400 bad input, 401 missing token, 404 unknown
- * server or route, 405 wrong method, 409 duplicate, 413 body over 64 KiB. Nothing a request carries can
- * throw out of here: a bug becomes a 500 with a message, never a crash.
+ * `{error: {code, message}}` with the documented status: 400 bad input (JSON nested deeper than 32),
+ * 401 missing token, 403 foreign origin, 404 unknown server or route, 405 wrong method, 409 duplicate,
+ * 413 body over 64 KiB (sized or chunked), 415 a change without `Content-Type: application/json`, 421 a
+ * foreign Host (see edge/admin-guard.ts). Nothing a request carries can throw out of here: a bug becomes
+ * a 500 with a message, never a crash.
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -17,9 +19,10 @@ import type {
   StatsSnapshot,
 } from '../shared/api-types.js';
 import { ALGORITHM_NAMES, isAlgorithmName } from '../shared/api-types.js';
-import { LbError, isLbError } from '../shared/errors.js';
+import { LbError, httpStatusOf, isLbError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import { bool, int, isObject, MAX_WEIGHT, parseServer } from './config.js';
+import { checkAdminRequest, jsonDepth } from './edge/admin-guard.js';
 import { CONTENT_SECURITY_POLICY, isAssetPath, loadAsset } from './web-assets.js';
 import type { ServerInit } from './server.js';
 
@@ -70,9 +73,13 @@ export interface AdminOptions {
   logger: Logger;
   /** Origins allowed to call from a browser (CORS); empty = no CORS headers at all. */
   corsOrigins: readonly string[];
+  /** The admin listener's configured host: a Host header naming it is ours. */
+  adminHost: string;
 }
 
 const MAX_BODY_BYTES = 64 * 1024;
+/** Deeper JSON is refused before parsing: no admin body needs more than 2 levels. */
+const MAX_JSON_DEPTH = 32;
 
 type Handler = (target: AdminTarget, body: () => Promise<unknown>, param: string) => Promise<[number, unknown]> | [number, unknown];
 
@@ -185,27 +192,38 @@ function parseAlgorithm(value: unknown): AlgorithmName {
 
 function readJsonBody(req: IncomingMessage): Promise<unknown> {
   return new Promise((resolve, reject) => {
+    const tooLarge = new LbError('LB_PAYLOAD_TOO_LARGE', `body: larger than ${MAX_BODY_BYTES} bytes`);
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > MAX_BODY_BYTES) {
-      reject(new LbError('LB_PAYLOAD_TOO_LARGE', `body: larger than ${MAX_BODY_BYTES} bytes`));
+      reject(tooLarge);
       return;
     }
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on('data', (chunk: Buffer) => {
+    const collect = (chunk: Buffer): void => {
       size += chunk.length;
       if (size > MAX_BODY_BYTES) {
-        reject(new LbError('LB_PAYLOAD_TOO_LARGE', `body: larger than ${MAX_BODY_BYTES} bytes`));
-        req.destroy();
+        // A chunked body has no declared size: stop keeping it, let the rest drain, answer 413 (the
+        // response closes the connection), as for a sized one.
+        req.off('data', collect);
+        req.resume();
+        chunks.length = 0;
+        reject(tooLarge);
         return;
       }
       chunks.push(chunk);
-    });
+    };
+    req.on('data', collect);
     req.on('error', reject);
     req.on('end', () => {
+      if (size > MAX_BODY_BYTES) return;
       const text = Buffer.concat(chunks).toString('utf8').trim();
       if (text === '') {
         reject(new LbError('LB_BAD_REQUEST', 'body: expected a JSON object, got an empty body'));
+        return;
+      }
+      if (jsonDepth(text) > MAX_JSON_DEPTH) {
+        reject(new LbError('LB_BAD_REQUEST', `body: JSON nested deeper than ${MAX_JSON_DEPTH} levels`));
         return;
       }
       try {
@@ -272,6 +290,13 @@ async function handle(target: AdminTarget, options: AdminOptions, req: IncomingM
     send(res, 400, { error: { code: 'LB_BAD_REQUEST', message: `bad request path ${JSON.stringify(req.url)}` } });
     return;
   }
+  const isHealth = /^\/(?:api\/)?health$/.test(pathname);
+  // The balancer's own health stays readable by any prober; everything else passes the browser guard.
+  const refusal = isHealth && (method === 'GET' || method === 'HEAD') ? null : checkAdminRequest(req, { adminHost: options.adminHost, tokenRequired: options.token !== null, corsOrigins: options.corsOrigins });
+  if (refusal !== null) {
+    send(res, httpStatusOf(refusal.code), { error: refusal }, { connection: 'close' });
+    return;
+  }
   try {
     if (method === 'GET' && isAssetPath(pathname)) {
       // The page and its scripts hold no data: they load without the token and ask for it themselves.
@@ -286,7 +311,6 @@ async function handle(target: AdminTarget, options: AdminOptions, req: IncomingM
       res.end(asset.body);
       return;
     }
-    const isHealth = /^\/(?:api\/)?health$/.test(pathname);
     if (options.token !== null && !isHealth && !tokenMatches(req.headers.authorization, options.token)) {
       throw new LbError('LB_UNAUTHORIZED', 'missing or wrong bearer token (Authorization: Bearer <token>)');
     }
@@ -318,7 +342,8 @@ async function handle(target: AdminTarget, options: AdminOptions, req: IncomingM
   } catch (err) {
     if (res.headersSent) return;
     if (isLbError(err)) {
-      const extra: Record<string, string> = err.code === 'LB_UNAUTHORIZED' ? { 'www-authenticate': 'Bearer' } : {};
+      const extra: Record<string, string> =
+        err.code === 'LB_UNAUTHORIZED' ? { 'www-authenticate': 'Bearer' } : err.code === 'LB_PAYLOAD_TOO_LARGE' ? { connection: 'close' } : {};
       send(res, err.httpStatus, { error: err.toJSON() }, extra);
       return;
     }

@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { ALGORITHM_NAMES, type AlgorithmName, type BalancerEventType, type StatsSnapshot } from '../shared/api-types.js';
 import { LbError } from '../shared/errors.js';
 import { silentLogger, type Logger } from '../shared/log.js';
@@ -33,6 +33,9 @@ import { BalancerStats } from './stats.js';
 import { StickySessions } from './sticky.js';
 import { Upstreams, type UpstreamTls } from './upstreams.js';
 import { createUpgradeHandler } from './websocket.js';
+import { ClientConnections } from './edge/client-connections.js';
+import { RateLimiter } from './edge/rate-limit.js';
+import { formatHashKey } from './hash-key.js';
 
 /** A server changed state (down, up, ejected, drained...): the embedding API's `server-state` event. */
 export interface ServerStateEvent {
@@ -83,6 +86,7 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
     breaker: { failThreshold: config.circuitBreaker.failThreshold, openTimeMs: config.circuitBreaker.openTimeMs },
     // Without active checks nothing would ever mark a server healthy: start them in rotation then.
     startHealthy: config.healthCheck.startHealthy || !config.healthCheck.enabled,
+    allowHosts: config.allowHosts,
   });
   const stats = new BalancerStats();
   const emitter = new EventEmitter<BalancerEvents>();
@@ -121,11 +125,14 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
   let checker = config.healthCheck.enabled ? new ActiveHealthChecker(pool, config.healthCheck, event, upstreamTls) : null;
   const queue = new RequestQueue(config.limits.maxQueue, config.limits.queueTimeoutMs);
   const retryBudget = new RetryBudget(config.limits.retryBudgetRatio, config.limits.retryBudgetMin);
+  const rateLimiter = config.rateLimit.ratePerSecond > 0 ? new RateLimiter(config.rateLimit) : null;
+  const clientConnections = config.limits.maxConnsPerClient > 0 ? new ClientConnections(config.limits.maxConnsPerClient) : null;
   const metrics = new BalancerMetrics({
     pool,
     stats,
     sessionsActive: () => sticky?.stats().active ?? 0,
     queueLength: () => queue.length,
+    rateLimiter,
   });
 
   const uptimeSeconds = (): number => Math.round((Date.now() - startedAt.getTime()) / 100) / 10;
@@ -145,6 +152,8 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
     metrics,
     accessLog: options.accessLog ?? null,
     onRequest: null,
+    rateLimiter,
+    rateLimitKey: config.rateLimit.key,
   };
   // The per-request event costs nothing until someone listens for it. (The typed emitter does not list
   // EventEmitter's own newListener/removeListener events, hence the plain view of it.)
@@ -157,7 +166,14 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
   });
   // Mutable on purpose: a reload changes timeouts and retries for the next requests.
   const scheme = tlsFiles.cert === null ? 'http' : 'https';
-  const proxyOptions: ProxyOptions = { timeoutMs: config.timeoutMs, retries: config.retries, forwardedProto: scheme };
+  const proxyOptions: ProxyOptions = {
+    timeoutMs: config.timeoutMs,
+    retries: config.retries,
+    forwardedProto: scheme,
+    maxHeaders: config.limits.maxHeaders,
+    serverHeader: config.serverHeader,
+    revealServerInErrors: config.logLevel === 'debug',
+  };
   const proxy = createProxyHandler(deps, proxyOptions);
   // Client keep-alive longer than typical upstream idle timeouts (nginx uses 75 s) so clients reuse
   // connections; the header timeout is the slowloris guard (Node's own default is 60 s).
@@ -169,12 +185,24 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
     headersTimeout: config.limits.clientHeaderTimeoutMs,
     requestTimeout: 0,
     connectionsCheckingInterval: sweepMs,
+    // Node answers 431 itself past this many bytes of request line and headers.
+    maxHeaderSize: config.limits.maxHeaderBytes,
   };
   const traffic: HttpServer =
     tlsFiles.cert === null || tlsFiles.key === null
       ? createServer(serverOptions, proxy)
       : createHttpsServer({ ...serverOptions, cert: tlsFiles.cert, key: tlsFiles.key }, proxy);
-  traffic.on('connection', (socket) => metrics.trackConnection(socket));
+  // Node keeps at most maxHeadersCount fields and drops the rest silently: one more than the limit lets
+  // the front door see the excess and answer 431 instead.
+  traffic.maxHeadersCount = config.limits.maxHeaders + 1;
+  traffic.on('connection', (socket: Socket) => {
+    if (clientConnections !== null && !clientConnections.admit(socket)) {
+      stats.connectionsRejected += 1;
+      socket.destroy();
+      return;
+    }
+    metrics.trackConnection(socket);
+  });
   // Upgraded connections (WebSockets) leave the HTTP server's books: kept here so close() can end them.
   const tunnels = new Set<Duplex>();
   const upgrade = createUpgradeHandler(deps, proxyOptions, upstreamTls);
@@ -192,8 +220,18 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
     startedAt: startedAt.toISOString(),
     uptimeSeconds: uptimeSeconds(),
     url,
-    totals: stats.totals(activeRequests(), queue.length),
+    totals: stats.totals(activeRequests(), queue.length, rateLimiter?.limited ?? 0),
     sessions: sticky?.stats() ?? { mode: 'off', active: 0, capacity: 0, ttlSeconds: 0 },
+    limits: {
+      rateLimitPerSecond: config.rateLimit.ratePerSecond,
+      rateLimitBurst: rateLimiter?.burst ?? 0,
+      rateLimitKey: formatHashKey(config.rateLimit.key),
+      rateLimitClients: rateLimiter?.trackedKeys ?? 0,
+      rateLimitMaxClients: config.rateLimit.maxKeys,
+      maxConnsPerClient: config.limits.maxConnsPerClient,
+      maxHeaders: config.limits.maxHeaders,
+      maxHeaderBytes: config.limits.maxHeaderBytes,
+    },
     servers: pool.servers.map((s) => s.snapshot()),
   });
 
@@ -256,6 +294,7 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
     },
     reset: () => {
       stats.reset();
+      rateLimiter?.resetCounters();
       sticky?.clear();
       for (const s of pool.servers) s.resetCounters();
       // Latency estimates were just cleared: least_response_time measures every server afresh.
@@ -264,7 +303,7 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
   };
   const adminServer = createServer(
     { headersTimeout: config.limits.clientHeaderTimeoutMs },
-    createAdminHandler(admin, { token: config.adminToken, logger, corsOrigins: config.adminCors }),
+    createAdminHandler(admin, { token: config.adminToken, logger, corsOrigins: config.adminCors, adminHost: config.adminHost }),
   );
 
   try {

@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import { basename, dirname } from 'node:path';
 import { LbError } from '../shared/errors.js';
 import { AccessLog } from './access-log.js';
-import { loadConfig, STICKY_MODES, type ConfigFlags } from './config.js';
+import { loadConfig, SERVER_HEADER_MODES, STICKY_MODES, type ConfigFlags } from './config.js';
 import { HASH_KEY_HELP } from './hash-key.js';
 
 interface ServeArgs extends ConfigFlags {
@@ -49,12 +49,21 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       .option('upstream-ca', stringOption('upstream-ca', 'PEM CA bundle to verify servers marked "tls": true'))
       .option('upstream-insecure', { type: 'boolean', describe: 'accept any certificate from HTTPS servers (self-signed tests only)' })
       .option('admin-cors', stringOption('admin-cors', 'origins allowed to call the admin API from a browser, comma-separated, or *'))
+      .option('allow-hosts', stringOption('allow-hosts', 'risky server addresses allowed anyway (link-local, cloud metadata), comma-separated'))
+      .option('server-header', { ...stringOption('server-header', 'what the x-lb-server response header says', 'id'), choices: SERVER_HEADER_MODES })
+      .option('max-headers', numberOption('max-headers', 'most header fields in a request -> 431', { min: 1, max: 10_000, integer: true }, '100'))
+      .option('max-header-size', numberOption('max-header-size', 'most bytes of request line and headers -> 431', { min: 1024, max: 1_048_576, integer: true }, '16384'))
+      .option('max-conns-per-client', numberOption('max-conns-per-client', 'most open connections per client address, 0 = no limit', { min: 0, max: 1_000_000, integer: true }, '0'))
+      .option('rate-limit', numberOption('rate-limit', 'requests per second per client -> 429 beyond, 0 = off', { min: 0, max: 10_000_000 }, '0'))
+      .option('rate-limit-burst', numberOption('rate-limit-burst', 'requests a client may send at once', { min: 1, max: 10_000_000, integer: true }, 'one second\'s worth'))
+      .option('rate-limit-key', stringOption('rate-limit-key', `what identifies a client for --rate-limit: ${HASH_KEY_HELP}`, 'ip'))
       .option('access-log', stringOption('access-log', 'one JSON line per request to this file, or - for stdout'))
       .option('watch', { type: 'boolean', describe: 'reload the servers file when it changes (SIGHUP always reloads)' })
       .option('log-level', { ...stringOption('log-level', 'log level (env LOG_LEVEL)', 'info'), choices: LOG_LEVELS })
       .example('$0 serve --servers servers.json --algorithm least_connections', '')
       .example('$0 serve --algorithm consistent_hash --hash-key header:x-user-id', '')
       .example('$0 serve --algorithm weighted --sticky cookie', 'LB_STICKY_SECRET shares cookies between instances')
+      .example('$0 serve --rate-limit 50 --rate-limit-burst 100', '50 req/s per client IP, bursts of 100, then 429')
       .example('LB_PORT=9000 $0 serve', 'flags > env > file > defaults') as unknown as Argv<ServeArgs>,
   handler: async (args: ArgumentsCamelCase<ServeArgs>) => {
     const serversFile = args.servers ?? DEFAULT_SERVERS_FILE;

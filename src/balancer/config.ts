@@ -17,6 +17,8 @@ import { ALGORITHM_NAMES, isAlgorithmName, type AlgorithmName } from '../shared/
 import { LbError } from '../shared/errors.js';
 import { isLogLevel, LOG_LEVELS, type LogLevel } from '../shared/log.js';
 import { HASH_KEY_HELP, parseHashKey, type HashKeySpec } from './hash-key.js';
+import { checkDestination, checkHost, checkPort, checkServerName } from './edge/server-address.js';
+import { DEFAULT_RATE_LIMIT, type RateLimitConfig } from './edge/rate-limit.js';
 import type { ServerInit } from './server.js';
 
 export const HASH_FUNCTIONS = ['fnv1a', 'djb2', 'md5', 'sha1'] as const;
@@ -60,7 +62,17 @@ export interface LimitsConfig {
   clientHeaderTimeoutMs: number;
   /** Idle keep-alive time of client connections. */
   clientIdleTimeoutMs: number;
+  /** Most header fields in one request; more is a 431 (HAProxy's tune.http.maxhdr is 101). */
+  maxHeaders: number;
+  /** Most bytes of request line and headers; more is a 431 from Node's parser (nginx and HAProxy: 8-16 KiB). */
+  maxHeaderBytes: number;
+  /** Most open connections from one client address; 0 = no limit (nginx's limit_conn). */
+  maxConnsPerClient: number;
 }
+
+export const SERVER_HEADER_MODES = ['id', 'name', 'off'] as const;
+/** What `x-lb-server` tells clients: the server id, only an explicit name (never an address), or nothing. */
+export type ServerHeaderMode = (typeof SERVER_HEADER_MODES)[number];
 
 export interface ConsistentHashConfig {
   virtualNodes: number;
@@ -114,6 +126,10 @@ export interface BalancerConfig {
   tls: TlsConfig;
   /** Origins allowed to call the admin API from a browser (CORS); empty = none. */
   adminCors: string[];
+  /** Risky server destinations (link-local, metadata...) the operator allows anyway. */
+  allowHosts: string[];
+  serverHeader: ServerHeaderMode;
+  rateLimit: RateLimitConfig;
   /** Where the servers came from (for messages and reload); null when none was read. */
   serversFile: string | null;
   /** Unknown keys and other things worth a line in the log, never fatal. */
@@ -146,6 +162,14 @@ export interface ConfigFlags {
   upstreamCa?: string;
   upstreamInsecure?: boolean;
   adminCors?: string;
+  allowHosts?: string;
+  serverHeader?: string;
+  maxHeaders?: number;
+  maxHeaderSize?: number;
+  maxConnsPerClient?: number;
+  rateLimit?: number;
+  rateLimitBurst?: number;
+  rateLimitKey?: string;
 }
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -181,12 +205,18 @@ export const DEFAULT_CONFIG: Omit<BalancerConfig, 'servers' | 'serversFile' | 'w
     retryBudgetMin: 10,
     clientHeaderTimeoutMs: 30_000,
     clientIdleTimeoutMs: 65_000,
+    maxHeaders: 100,
+    maxHeaderBytes: 16_384,
+    maxConnsPerClient: 0,
   },
   consistentHash: { virtualNodes: 160, hashFunction: 'fnv1a' },
   hashKey: { kind: 'ip' },
   sticky: { mode: 'off', cookieName: 'lb_session', ttlMs: 1_800_000, secret: null, maxSessions: 100_000 },
   tls: { certFile: null, keyFile: null, upstreamCaFile: null, upstreamInsecure: false },
   adminCors: [],
+  allowHosts: [],
+  serverHeader: 'id',
+  rateLimit: DEFAULT_RATE_LIMIT,
 };
 
 const MAX_SERVERS = 10_000;
@@ -254,18 +284,20 @@ export function parseServer(value: unknown, path: string, warnings: string[] = [
       throw invalid(`${path}.url`, `must be an http:// URL, got ${JSON.stringify(value.url)}`);
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw invalid(`${path}.url`, `must be an http:// or https:// URL, got ${JSON.stringify(value.url)}`);
-    host = url.hostname.replace(/^\[|\]$/g, '');
+    if (url.username !== '' || url.password !== '' || (url.pathname !== '/' && url.pathname !== '') || url.search !== '') {
+      throw invalid(`${path}.url`, `must be only scheme, host and port like http://10.0.0.1:3001, got ${JSON.stringify(value.url)}`);
+    }
+    host = checkHost(url.hostname, `${path}.url`);
     port = url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port);
     tlsFromUrl = url.protocol === 'https:';
   } else {
-    host = str(value.host, `${path}.host`);
-    if (/[\s/?#@]/.test(host)) throw invalid(`${path}.host`, `must be a host name or IP address, got ${JSON.stringify(value.host)}`);
-    port = int(value.port, `${path}.port`, 1, 65535);
+    host = checkHost(value.host, `${path}.host`);
+    port = checkPort(value.port, `${path}.port`);
   }
   const init: ServerInit = { host, port };
   if (value.weight !== undefined) init.weight = int(value.weight, `${path}.weight`, 1, MAX_WEIGHT);
   const name = value.name ?? value.id;
-  if (name !== undefined) init.name = str(name, `${path}.name`, 64);
+  if (name !== undefined) init.name = checkServerName(name, `${path}.${value.name !== undefined ? 'name' : 'id'}`);
   if (value.max_conns !== undefined) init.maxConns = int(value.max_conns, `${path}.max_conns`, 0, 1_000_000);
   if (value.tls !== undefined) init.tls = bool(value.tls, `${path}.tls`);
   else if (tlsFromUrl) init.tls = true;
@@ -304,6 +336,9 @@ interface FileSettings {
   consistentHash: ConsistentHashConfig;
   hashKey?: HashKeySpec;
   sticky: StickyConfig;
+  allowHosts?: string[];
+  serverHeader?: ServerHeaderMode;
+  rateLimit: RateLimitConfig;
 }
 
 function parseFile(file: unknown, warnings: string[]): FileSettings {
@@ -314,13 +349,14 @@ function parseFile(file: unknown, warnings: string[]): FileSettings {
     limits: { ...DEFAULT_CONFIG.limits },
     consistentHash: { ...DEFAULT_CONFIG.consistentHash },
     sticky: { ...DEFAULT_CONFIG.sticky },
+    rateLimit: { ...DEFAULT_CONFIG.rateLimit },
   };
   if (Array.isArray(file)) {
     settings.servers = parseServers(file, 'servers', warnings);
     return settings;
   }
   if (!isObject(file)) throw invalid('(top level)', 'must be a list of servers or an object with a "servers" list');
-  warnUnknown(file, ['load_balancer', 'servers', 'health_check', 'circuit_breaker', 'consistent_hash', 'sticky_sessions', 'admin'], '', warnings);
+  warnUnknown(file, ['load_balancer', 'servers', 'health_check', 'circuit_breaker', 'consistent_hash', 'sticky_sessions', 'admin', 'rate_limit'], '', warnings);
   if (file.servers !== undefined) settings.servers = parseServers(file.servers, 'servers', warnings);
 
   const lb = file.load_balancer;
@@ -328,7 +364,10 @@ function parseFile(file: unknown, warnings: string[]): FileSettings {
     if (!isObject(lb)) throw invalid('load_balancer', 'must be an object');
     warnUnknown(
       lb,
-      ['port', 'host', 'algorithm', 'timeout', 'connect_timeout', 'retries', 'max_conns', 'max_queue', 'queue_timeout', 'retry_budget', 'client_header_timeout', 'idle_timeout'],
+      [
+        'port', 'host', 'algorithm', 'timeout', 'connect_timeout', 'retries', 'max_conns', 'max_queue', 'queue_timeout', 'retry_budget',
+        'client_header_timeout', 'idle_timeout', 'max_headers', 'max_header_size', 'max_conns_per_client', 'allow_hosts', 'server_header',
+      ],
       'load_balancer',
       warnings,
     );
@@ -343,6 +382,11 @@ function parseFile(file: unknown, warnings: string[]): FileSettings {
     }
     if (lb.client_header_timeout !== undefined) l.clientHeaderTimeoutMs = seconds(lb.client_header_timeout, 'load_balancer.client_header_timeout', 100, 3_600_000);
     if (lb.idle_timeout !== undefined) l.clientIdleTimeoutMs = seconds(lb.idle_timeout, 'load_balancer.idle_timeout', 100, 3_600_000);
+    if (lb.max_headers !== undefined) l.maxHeaders = int(lb.max_headers, 'load_balancer.max_headers', 1, MAX_HEADERS);
+    if (lb.max_header_size !== undefined) l.maxHeaderBytes = int(lb.max_header_size, 'load_balancer.max_header_size', MIN_HEADER_BYTES, MAX_HEADER_BYTES);
+    if (lb.max_conns_per_client !== undefined) l.maxConnsPerClient = int(lb.max_conns_per_client, 'load_balancer.max_conns_per_client', 0, 1_000_000);
+    if (lb.allow_hosts !== undefined) settings.allowHosts = allowHosts(lb.allow_hosts, 'load_balancer.allow_hosts');
+    if (lb.server_header !== undefined) settings.serverHeader = serverHeader(lb.server_header, 'load_balancer.server_header');
     if (lb.port !== undefined) settings.port = int(lb.port, 'load_balancer.port', 0, 65535);
     if (lb.host !== undefined) settings.host = str(lb.host, 'load_balancer.host');
     if (lb.algorithm !== undefined) settings.algorithm = algorithm(lb.algorithm, 'load_balancer.algorithm');
@@ -414,7 +458,46 @@ function parseFile(file: unknown, warnings: string[]): FileSettings {
     if (st.secret !== undefined) settings.sticky.secret = str(st.secret, 'sticky_sessions.secret', 4096);
     if (st.max_sessions !== undefined) settings.sticky.maxSessions = int(st.max_sessions, 'sticky_sessions.max_sessions', 1, 10_000_000);
   }
+  const rl = file.rate_limit;
+  if (rl !== undefined) {
+    if (!isObject(rl)) throw invalid('rate_limit', 'must be an object like {"rate": 100, "burst": 200}');
+    warnUnknown(rl, ['rate', 'burst', 'key', 'max_clients'], 'rate_limit', warnings);
+    const r = settings.rateLimit;
+    if (rl.rate !== undefined) r.ratePerSecond = rate(rl.rate, 'rate_limit.rate');
+    if (rl.burst !== undefined) r.burst = int(rl.burst, 'rate_limit.burst', 1, MAX_RATE);
+    if (rl.key !== undefined) {
+      if (typeof rl.key !== 'string') throw invalid('rate_limit.key', `must be ${HASH_KEY_HELP}, got ${JSON.stringify(rl.key)}`);
+      r.key = parseHashKey(rl.key, 'rate_limit.key');
+    }
+    if (rl.max_clients !== undefined) r.maxKeys = int(rl.max_clients, 'rate_limit.max_clients', 1, 10_000_000);
+  }
   return settings;
+}
+
+const MAX_HEADERS = 10_000;
+const MIN_HEADER_BYTES = 1_024;
+const MAX_HEADER_BYTES = 1_048_576;
+const MAX_RATE = 10_000_000;
+
+/** Requests per second, fractions allowed (0.5 = one every 2 s); 0 turns rate limiting off. */
+function rate(value: unknown, path: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > MAX_RATE) {
+    throw invalid(path, `must be requests per second, 0-${MAX_RATE} (0 = off), got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+function allowHosts(value: unknown, path: string): string[] {
+  const list = typeof value === 'string' ? value.split(',').map((h) => h.trim()).filter(Boolean) : value;
+  if (!Array.isArray(list)) throw invalid(path, `must be a list of hosts, got ${JSON.stringify(value)}`);
+  return list.map((host, i) => checkHost(host, `${path}[${i}]`));
+}
+
+function serverHeader(value: unknown, path: string): ServerHeaderMode {
+  if (typeof value !== 'string' || !(SERVER_HEADER_MODES as readonly string[]).includes(value)) {
+    throw invalid(path, `must be one of ${SERVER_HEADER_MODES.join(', ')}, got ${JSON.stringify(value)}`);
+  }
+  return value as ServerHeaderMode;
 }
 
 function healthPath(value: unknown, path: string): string {
@@ -527,6 +610,9 @@ export function resolveConfig({ file, filePath, env, flags }: ResolveInput): Bal
     limits: {
       ...fromFile.limits,
       ...(flags.maxConns !== undefined ? { maxConnsPerServer: int(flags.maxConns, '--max-conns', 0, 1_000_000) } : {}),
+      ...(flags.maxHeaders !== undefined ? { maxHeaders: int(flags.maxHeaders, '--max-headers', 1, MAX_HEADERS) } : {}),
+      ...(flags.maxHeaderSize !== undefined ? { maxHeaderBytes: int(flags.maxHeaderSize, '--max-header-size', MIN_HEADER_BYTES, MAX_HEADER_BYTES) } : {}),
+      ...(flags.maxConnsPerClient !== undefined ? { maxConnsPerClient: int(flags.maxConnsPerClient, '--max-conns-per-client', 0, 1_000_000) } : {}),
     },
     consistentHash: fromFile.consistentHash,
     hashKey: flags.hashKey !== undefined ? parseHashKey(flags.hashKey, '--hash-key') : (fromFile.hashKey ?? d.hashKey),
@@ -544,9 +630,21 @@ export function resolveConfig({ file, filePath, env, flags }: ResolveInput): Bal
       upstreamInsecure: flags.upstreamInsecure ?? false,
     },
     adminCors: flags.adminCors === undefined ? [] : flags.adminCors.split(',').map((o) => o.trim()).filter(Boolean),
+    allowHosts: flags.allowHosts !== undefined ? allowHosts(flags.allowHosts, '--allow-hosts') : (fromFile.allowHosts ?? d.allowHosts),
+    serverHeader: flags.serverHeader !== undefined ? serverHeader(flags.serverHeader, '--server-header') : (fromFile.serverHeader ?? d.serverHeader),
+    rateLimit: {
+      ...fromFile.rateLimit,
+      ...(flags.rateLimit !== undefined ? { ratePerSecond: rate(flags.rateLimit, '--rate-limit') } : {}),
+      ...(flags.rateLimitBurst !== undefined ? { burst: int(flags.rateLimitBurst, '--rate-limit-burst', 1, MAX_RATE) } : {}),
+      ...(flags.rateLimitKey !== undefined ? { key: parseHashKey(flags.rateLimitKey, '--rate-limit-key') } : {}),
+    },
     serversFile: filePath,
     warnings,
   };
+  if (config.adminToken !== null && config.adminToken.trim() === '') {
+    throw invalid(flags.adminToken !== undefined ? '--admin-token' : 'admin.token', 'must not be empty (an empty token would lock everyone out of the admin API)');
+  }
+  config.servers.forEach((server, i) => checkDestination(server.host, `servers[${i}].host`, config.allowHosts));
   if ((config.tls.certFile === null) !== (config.tls.keyFile === null)) {
     throw invalid(config.tls.certFile === null ? '--tls-cert' : '--tls-key', 'HTTPS needs both --tls-cert and --tls-key');
   }

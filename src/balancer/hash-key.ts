@@ -24,6 +24,11 @@ export function parseHashKey(spec: string, where: string): HashKeySpec {
   return { kind, name: kind === 'header' ? match[2]!.toLowerCase() : match[2]! };
 }
 
+/** The spec as the user writes it: `ip`, `header:x-user`... */
+export function formatHashKey(spec: HashKeySpec): string {
+  return spec.kind === 'ip' || spec.kind === 'path' ? spec.kind : `${spec.kind}:${spec.name}`;
+}
+
 export function hashKeyOf(spec: HashKeySpec, ctx: RequestContext): string {
   switch (spec.kind) {
     case 'ip':

@@ -14,6 +14,7 @@ import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'pr
 import type { ServerPool } from './pool.js';
 import type { Server } from './server.js';
 import type { BalancerStats } from './stats.js';
+import type { RateLimiter } from './edge/rate-limit.js';
 
 const METHOD_CLASSES = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'other'] as const;
 const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
@@ -54,6 +55,8 @@ export interface MetricsSources {
   stats: BalancerStats;
   sessionsActive: () => number;
   queueLength: () => number;
+  /** Null when rate limiting is off. */
+  rateLimiter: RateLimiter | null;
 }
 
 export class BalancerMetrics {
@@ -151,6 +154,10 @@ export class BalancerMetrics {
     total('lb_upstream_errors_total', 'Requests whose server failed (502, or cut mid-answer).', () => stats.upstreamErrors);
     total('lb_no_server_total', 'Requests answered 503: no server available.', () => stats.noServerAvailable);
     total('lb_client_aborts_total', 'Requests whose client went away before the answer.', () => stats.clientAborts);
+    total('lb_internal_errors_total', 'Bugs caught on the traffic path; each cost one request a 502, never the process.', () => stats.internalErrors);
+    total('lb_bad_requests_total', 'Requests refused by lb as not forwardable (400 target or Host, 431 too many headers).', () => stats.badRequests);
+    total('lb_rate_limited_total', 'Requests refused by the per-client rate limit (429).', () => sources.rateLimiter?.limited ?? 0);
+    total('lb_client_connections_rejected_total', 'Client connections closed at accept: their address had max_conns_per_client open.', () => stats.connectionsRejected);
     total('lb_client_received_bytes_total', 'Bytes read from client connections (requests, headers included).', () => this.#bytes('in'));
     total('lb_client_sent_bytes_total', 'Bytes written to client connections (answers, headers included).', () => this.#bytes('out'));
     const gauge = (name: string, help: string, value: () => number): void => {
@@ -166,6 +173,7 @@ export class BalancerMetrics {
     gauge('lb_sessions_active', 'Sticky sessions seen within their idle timeout.', sources.sessionsActive);
     gauge('lb_queue_length', 'Requests waiting for a server below max_conns.', sources.queueLength);
     gauge('lb_servers', 'Servers in the pool.', () => pool.size);
+    gauge('lb_rate_limit_clients', 'Clients the rate limiter tracks (bounded by rate_limit.max_clients).', () => sources.rateLimiter?.trackedKeys ?? 0);
 
     // A removed server's series go, so a churning pool cannot grow the label set without bound.
     pool.on('server-removed', (server) => this.#tallies.delete(server));

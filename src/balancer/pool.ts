@@ -5,6 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { LbError } from '../shared/errors.js';
+import { checkServerInit } from './edge/server-address.js';
 import { DEFAULT_SERVER_DEFAULTS, Server, type ServerDefaults, type ServerInit } from './server.js';
 
 export interface PoolEvents {
@@ -51,7 +52,9 @@ export class ServerPool extends EventEmitter<PoolEvents> {
     throw new LbError('LB_NOT_FOUND', `no server ${idOrAddress} in the pool`);
   }
 
-  add(init: ServerInit): Server {
+  /** Every way in (file, admin API, reload, embedding) ends here, so the edge checks run here once more. */
+  add(unchecked: ServerInit): Server {
+    const init = checkServerInit(unchecked, this.#defaults.allowHosts);
     if (this.findByAddress(init.host, init.port)) {
       throw new LbError('LB_CONFLICT', `server ${init.host}:${init.port} is already in the pool`);
     }

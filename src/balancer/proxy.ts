@@ -10,11 +10,26 @@
  * read yet) and either the connection was never made (refused, unreachable, connect timeout: the server
  * saw nothing) or the method is idempotent (a reset after sending may have reached the server). A timeout
  * waiting for response headers is not retried: the server may still be working on it, and a retry would
- * double the wait; the client gets 504.
+ * double the wait; the client gets 504. Nothing is retried once the server sent any answer, a 1xx
+ * included, or an answer lb's client cannot read (undici refuses a `100 Continue` it did not ask for and
+ * a `101` to a plain request): the server has seen the request.
+ *
+ * Blame: a server's failure is counted (circuit breaker, error rate) only for what the server did:
+ * refused or reset connections, timeouts, 5xx, unreadable answers. A request lb cannot forward (see
+ * edge/request-check.ts, and what undici itself refuses) is the client's: 400 from lb, no verdict.
+ *
+ * No exception on this path may escape: undici re-emits what a handler throws on a Client nobody listens
+ * to, and a throw in the request listener kills the process. Every entry point from outside (the
+ * request, undici's callbacks, the queue, the client closing) runs guarded; a bug costs its request a
+ * 502, one error line with the request's number, and `lb_internal_errors_total`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { LbErrorCode } from '../shared/errors.js';
+import type { ServerHeaderMode } from './config.js';
+import { checkRequest, type Refusal } from './edge/request-check.js';
+import type { RateLimiter } from './edge/rate-limit.js';
+import { hashKeyOf, type HashKeySpec } from './hash-key.js';
 import { httpStatusOf } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import { round } from '../shared/round.js';
@@ -37,6 +52,12 @@ export interface ProxyOptions {
   retries: number;
   /** Value of X-Forwarded-Proto. */
   forwardedProto: 'http' | 'https';
+  /** More header fields than this is a 431. */
+  maxHeaders: number;
+  /** What `x-lb-server` says. */
+  serverHeader: ServerHeaderMode;
+  /** Error bodies name the server only when the log level is debug: the address is an internal detail. */
+  revealServerInErrors: boolean;
 }
 
 /** Client requests not yet closed: shutdown waits for it to reach zero. */
@@ -61,6 +82,9 @@ export interface ProxyDeps {
   accessLog: AccessLog | null;
   /** The embedding API's `request` event; null when nobody listens, so the hot path skips it. */
   onRequest: ((event: RequestEvent) => void) | null;
+  /** Null when rate limiting is off. */
+  rateLimiter: RateLimiter | null;
+  rateLimitKey: HashKeySpec;
 }
 
 /** What an embedding application hears about each request (the seed's monitoring callback). */
@@ -99,6 +123,13 @@ const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', '
 /** The connection broke before any response byte: the server may have seen the request. */
 const RESET_ERRORS = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);
 const TIMEOUT_ERRORS = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+/** undici refused the request itself (a header or body it will not send): the client's doing, not the server's. */
+const CLIENT_FAULT_ERRORS = new Set(['UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED', 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH']);
+/** The server answered something undici cannot read (unsolicited 100, 101 without an upgrade, bytes with no request). */
+const BAD_RESPONSE = 'LB_BAD_RESPONSE';
+
+/** Numbers requests for error lines, so a 502 a client saw can be found in the log. */
+let requestSequence = 0;
 
 export type ProxyHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -132,10 +163,70 @@ export function contextOf(req: IncomingMessage): RequestContext {
   return { clientIp: req.socket.remoteAddress ?? '', method: req.method ?? 'GET', path: req.url ?? '/', headers: req.headers, exclude: null };
 }
 
+/** Refusal plus the headers that go with it (Retry-After and RateLimit-* for a 429). */
+export interface FrontRefusal extends Refusal {
+  headers?: Record<string, string | number>;
+}
+
+/**
+ * The front door every request passes before routing, plain or upgrade: is it forwardable as it stands
+ * (edge/request-check.ts, which also rewrites absolute-form), then the client's rate limit.
+ */
+export function admit(deps: Pick<ProxyDeps, 'stats' | 'rateLimiter' | 'rateLimitKey'>, options: Pick<ProxyOptions, 'maxHeaders'>, req: IncomingMessage): { ctx: RequestContext; refusal: FrontRefusal | null } {
+  const refusal = checkRequest(req, options.maxHeaders);
+  const ctx = contextOf(req);
+  if (refusal !== null) {
+    deps.stats.badRequests += 1;
+    return { ctx, refusal };
+  }
+  const limiter = deps.rateLimiter;
+  if (limiter !== null) {
+    const decision = limiter.take(hashKeyOf(deps.rateLimitKey, ctx), performance.now());
+    if (!decision.allowed) {
+      const retryAfterS = Math.ceil(decision.retryAfterMs / 1000);
+      return {
+        ctx,
+        refusal: {
+          code: 'LB_RATE_LIMITED',
+          message: `rate limit of ${limiter.ratePerSecond} requests per second exceeded; retry in ${retryAfterS} s`,
+          headers: { 'retry-after': retryAfterS, 'ratelimit-limit': limiter.burst, 'ratelimit-remaining': 0, 'ratelimit-reset': retryAfterS },
+        },
+      };
+    }
+  }
+  return { ctx, refusal: null };
+}
+
+/** What `x-lb-server` carries for this server, or null for no header. */
+export function serverLabel(mode: ServerHeaderMode, server: Server): string | null {
+  return mode === 'id' ? server.id : mode === 'name' ? server.name : null;
+}
+
 export function createProxyHandler(deps: ProxyDeps, options: ProxyOptions): ProxyHandler {
   return (req, res) => {
-    new ProxyExchange(deps, options, req, res).start();
+    let exchange: ProxyExchange | null = null;
+    try {
+      const { ctx, refusal } = admit(deps, options, req);
+      exchange = new ProxyExchange(deps, options, req, res, ctx);
+      if (refusal === null) exchange.start();
+      else exchange.refuse(refusal);
+    } catch (bug) {
+      if (exchange !== null) exchange.internalError(bug, 'request');
+      else lastResort(deps, res, bug);
+    }
   };
+}
+
+/** A bug before the exchange existed: count it, log it, answer 502 if still possible. */
+function lastResort(deps: Pick<ProxyDeps, 'stats' | 'logger'>, res: ServerResponse, bug: unknown): void {
+  deps.stats.internalErrors += 1;
+  deps.logger.error(`internal error before routing: ${(bug as Error)?.stack ?? String(bug)}`);
+  try {
+    if (!res.headersSent) res.writeHead(502, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'LB_PROXY_INTERNAL', message: 'internal error in the balancer' } }));
+    else res.destroy();
+  } catch {
+    res.destroy();
+  }
 }
 
 /** One client request and its attempts; it is also undici's dispatch handler for the current attempt. */
@@ -160,17 +251,21 @@ class ProxyExchange implements Dispatcher.DispatchHandler, Waiter {
   #bytesOut = 0;
   #setCookie: string | null = null;
   #responded = false;
+  /** The server sent a 1xx: it has the request, so no retry from here on. */
+  #informational = false;
   #waitingForDrain = false;
   #queued = false;
   #done = false;
 
-  constructor(deps: ProxyDeps, options: ProxyOptions, req: IncomingMessage, res: ServerResponse) {
+  readonly #id = ++requestSequence;
+
+  constructor(deps: ProxyDeps, options: ProxyOptions, req: IncomingMessage, res: ServerResponse, ctx: RequestContext) {
     this.#deps = deps;
     this.#options = options;
     this.#req = req;
     this.#res = res;
     this.#hasBody = requestHasBody(req);
-    this.#ctx = contextOf(req);
+    this.#ctx = ctx;
     deps.inflight.count += 1;
     res.once('close', this.#onClientClose);
   }
@@ -178,6 +273,34 @@ class ProxyExchange implements Dispatcher.DispatchHandler, Waiter {
   start(): void {
     this.#deps.retryBudget.recordRequest(this.#startedAt);
     this.#route(false);
+  }
+
+  /** Answered by lb itself at the front (400, 431, 429): no server is involved, none is blamed. */
+  refuse(refusal: FrontRefusal): void {
+    this.#respondWithError(refusal.code, refusal.message, null, refusal.headers);
+  }
+
+  /**
+   * A bug on the traffic path: this request gets a 502 (or a cut connection once its answer began), the
+   * attempt is no verdict on its server, and the balancer goes on. Never throws.
+   */
+  internalError(bug: unknown, where: string): void {
+    const deps = this.#deps;
+    try {
+      deps.stats.internalErrors += 1;
+      deps.logger.error(`internal error in ${where}, request #${this.#id} ${this.#ctx.method} ${this.#ctx.path.slice(0, 256)}: ${(bug as Error)?.stack ?? String(bug)}`);
+      this.#finishAttempt('abandoned', 'LB_PROXY_INTERNAL');
+      if (this.#res.headersSent) {
+        this.#res.destroy();
+        this.#finish(this.#status, 'LB_PROXY_INTERNAL');
+      } else {
+        this.#respondWithError('LB_PROXY_INTERNAL', `internal error in the balancer (request #${this.#id})`, null);
+      }
+      // After the answer: undici may call onError from inside abort, and must then find the request done.
+      this.#abort?.(new Error('internal error'));
+    } catch {
+      this.#res.destroy();
+    }
   }
 
   /** Picks and dispatches; waits in the queue when every usable server is only full (max_conns). */
@@ -205,14 +328,22 @@ class ProxyExchange implements Dispatcher.DispatchHandler, Waiter {
 
   resume(): void {
     this.#queued = false;
-    if (!this.#done) this.#route(true);
+    try {
+      if (!this.#done) this.#route(true);
+    } catch (bug) {
+      this.internalError(bug, 'resume');
+    }
   }
 
   expire(): void {
     this.#queued = false;
     if (this.#done) return;
-    this.#deps.stats.queueTimeouts += 1;
-    this.#respondWithError('LB_QUEUE_TIMEOUT', `no server had a free slot within ${this.#deps.queue.timeoutMs} ms`, null);
+    try {
+      this.#deps.stats.queueTimeouts += 1;
+      this.#respondWithError('LB_QUEUE_TIMEOUT', `no server had a free slot within ${this.#deps.queue.timeoutMs} ms`, null);
+    } catch (bug) {
+      this.internalError(bug, 'expire');
+    }
   }
 
   #dispatch(server: Server): void {
@@ -247,39 +378,57 @@ class ProxyExchange implements Dispatcher.DispatchHandler, Waiter {
   }
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
-    if (statusCode < 200) return true; // 1xx informational: the final answer follows
-    this.#responded = true;
-    this.#status = statusCode;
-    this.#resume = resume;
-    const server = this.#server!;
     try {
-      this.#res.writeHead(statusCode, statusText || undefined, buildResponseHeaders(rawHeaders, server.id, this.#setCookie));
-    } catch (err) {
-      // Node refuses header bytes the server sent (invalid characters): the answer cannot be relayed.
-      this.#abort?.(err instanceof Error ? err : new Error(String(err)));
+      if (statusCode < 200) {
+        this.#informational = true;
+        relayInformational(this.#req, this.#res, statusCode, rawHeaders);
+        return true;
+      }
+      this.#responded = true;
+      this.#status = statusCode;
+      this.#resume = resume;
+      const label = serverLabel(this.#options.serverHeader, this.#server!);
+      try {
+        this.#res.writeHead(statusCode, statusText || undefined, buildResponseHeaders(rawHeaders, statusCode, label, this.#setCookie));
+      } catch (err) {
+        // Node refuses header bytes the server sent (invalid characters): the answer cannot be relayed.
+        this.#abort?.(err instanceof Error ? err : new Error(String(err)));
+        return false;
+      }
+      return true;
+    } catch (bug) {
+      this.internalError(bug, 'onHeaders');
       return false;
     }
-    return true;
   }
 
   onData(chunk: Buffer): boolean {
-    this.#bytesOut += chunk.length;
-    if (this.#res.write(chunk)) return true;
-    if (!this.#waitingForDrain) {
-      this.#waitingForDrain = true;
-      // Made only when a client is slower than its server, not per request.
-      this.#res.once('drain', () => {
-        this.#waitingForDrain = false;
-        this.#resume?.();
-      });
+    try {
+      this.#bytesOut += chunk.length;
+      if (this.#res.write(chunk)) return true;
+      if (!this.#waitingForDrain) {
+        this.#waitingForDrain = true;
+        // Made only when a client is slower than its server, not per request.
+        this.#res.once('drain', () => {
+          this.#waitingForDrain = false;
+          this.#resume?.();
+        });
+      }
+      return false;
+    } catch (bug) {
+      this.internalError(bug, 'onData');
+      return false;
     }
-    return false;
   }
 
   onComplete(): void {
-    this.#res.end();
-    this.#finishAttempt(this.#status < 500 ? 'ok' : 'failed', this.#status >= 500 ? `HTTP ${this.#status}` : null);
-    this.#finish(this.#status, null);
+    try {
+      this.#res.end();
+      this.#finishAttempt(this.#status < 500 ? 'ok' : 'failed', this.#status >= 500 ? `HTTP ${this.#status}` : null);
+      this.#finish(this.#status, null);
+    } catch (bug) {
+      this.internalError(bug, 'onComplete');
+    }
   }
 
   onError(err: Error): void {
@@ -288,10 +437,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler, Waiter {
     try {
       this.#handleError(err);
     } catch (bug) {
-      this.#deps.logger.error(`proxy bug while handling ${errorCodeOf(err)}: ${(bug as Error).stack ?? String(bug)}`);
-      this.#finishAttempt('abandoned', 'LB_INTERNAL');
-      this.#res.destroy();
-      this.#finish(this.#status, 'LB_INTERNAL');
+      this.internalError(bug, `onError(${errorCodeOf(err)})`);
     }
   }
 
@@ -303,6 +449,18 @@ class ProxyExchange implements Dispatcher.DispatchHandler, Waiter {
       return;
     }
     const code = errorCodeOf(err);
+    if (this.#responded && code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH' && (this.#status === 204 || this.#status === 304)) {
+      // RFC 9110 §6.4.1: these answers end at their headers whatever Content-Length says (a 304 may
+      // legally carry the length of the 200 it stands for); undici counts the missing body as an error.
+      this.onComplete();
+      return;
+    }
+    if (CLIENT_FAULT_ERRORS.has(code) && !this.#responded && failed !== null) {
+      this.#finishAttempt('abandoned', null);
+      this.#deps.stats.badRequests += 1;
+      this.#respondWithError('LB_BAD_REQUEST', `request cannot be forwarded: ${err.message}`, null);
+      return;
+    }
     const lbCode = classify(code);
     this.#finishAttempt('failed', code);
     if (this.#responded || failed === null) {
@@ -326,11 +484,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler, Waiter {
     }
     if (lbCode === 'LB_UPSTREAM_TIMEOUT') this.#deps.stats.upstreamTimeouts += 1;
     else this.#deps.stats.upstreamErrors += 1;
-    const message =
-      lbCode === 'LB_UPSTREAM_TIMEOUT'
-        ? `server ${failed.id} did not answer within ${this.#options.timeoutMs} ms`
-        : `server ${failed.id} failed: ${code}`;
-    this.#respondWithError(lbCode, message, failed.id);
+    this.#respondWithError(lbCode, upstreamFailureMessage(this.#options, failed, lbCode, code), serverLabel(this.#options.serverHeader, failed));
   }
 
   // ---- internals ----
@@ -344,22 +498,27 @@ class ProxyExchange implements Dispatcher.DispatchHandler, Waiter {
   }
 
   #canRetry(code: string): boolean {
+    if (this.#informational) return false;
     const replayable = !this.#hasBody || !this.#req.readableDidRead;
     return mayRetry(this.#deps, code, this.#ctx.method, replayable, this.#attempts, this.#options.retries);
   }
 
   readonly #onClientClose = (): void => {
     this.#deps.inflight.count -= 1;
-    if (this.#queued) {
-      this.#deps.queue.remove(this);
-      this.#queued = false;
+    try {
+      if (this.#queued) {
+        this.#deps.queue.remove(this);
+        this.#queued = false;
+      }
+      if (this.#res.writableFinished || this.#done) return;
+      // The client went away before its answer was complete: stop the server's work too. Before any answer
+      // it is recorded as 499, nginx's "client closed request": not a server failure.
+      this.#deps.stats.clientAborts += 1;
+      this.#finish(this.#responded ? this.#status : CLIENT_CLOSED_REQUEST, 'LB_CLIENT_GONE');
+      this.#abort?.(new Error('client closed the connection'));
+    } catch (bug) {
+      this.internalError(bug, 'client close');
     }
-    if (this.#res.writableFinished || this.#done) return;
-    // The client went away before its answer was complete: stop the server's work too. Before any answer
-    // it is recorded as 499, nginx's "client closed request": not a server failure.
-    this.#deps.stats.clientAborts += 1;
-    this.#finish(this.#responded ? this.#status : CLIENT_CLOSED_REQUEST, 'LB_CLIENT_GONE');
-    this.#abort?.(new Error('client closed the connection'));
   };
 
   /** Accounts for the current attempt once; 'abandoned' is no verdict on the server (client gone, bug). */
@@ -375,12 +534,13 @@ class ProxyExchange implements Dispatcher.DispatchHandler, Waiter {
     if (this.#deps.queue.length > 0) this.#deps.queue.wake();
   }
 
-  #respondWithError(code: LbErrorCode, message: string, serverId: string | null): void {
+  #respondWithError(code: LbErrorCode, message: string, serverId: string | null, extra?: Record<string, string | number>): void {
     const status = httpStatusOf(code);
     const body = JSON.stringify({ error: { code, message } });
     const res = this.#res;
     if (!res.headersSent && !res.destroyed) {
       const headers: Record<string, string | number> = {
+        ...extra,
         'content-type': 'application/json',
         'content-length': Buffer.byteLength(body),
       };
@@ -455,8 +615,42 @@ export function buildUpstreamHeaders(req: IncomingMessage, clientIp: string, pro
   return out;
 }
 
+/** The error body's message: names the server only when the operator asked for debug detail. */
+export function upstreamFailureMessage(options: Pick<ProxyOptions, 'revealServerInErrors' | 'timeoutMs'>, server: Server, lbCode: LbErrorCode, code: string): string {
+  const who = options.revealServerInErrors ? `server ${server.id}` : 'the server';
+  if (lbCode === 'LB_UPSTREAM_TIMEOUT') return `${who} did not answer within ${options.timeoutMs} ms`;
+  if (lbCode === 'LB_UPSTREAM_BAD_RESPONSE') return `${who} sent an answer that cannot be relayed (an unsolicited 100 Continue or 101)`;
+  return `${who} failed: ${code}`;
+}
+
+/**
+ * A 1xx before the final answer, passed on as nginx and HAProxy do: 103 Early Hints and 102 Processing
+ * (Node writes both); other 1xx are dropped. Never to an HTTP/1.0 client, which cannot read them.
+ */
+function relayInformational(req: IncomingMessage, res: ServerResponse, statusCode: number, rawHeaders: Buffer[]): void {
+  if (req.httpVersionMajor < 1 || (req.httpVersionMajor === 1 && req.httpVersionMinor === 0) || res.headersSent) return;
+  if (statusCode === 102) {
+    res.writeProcessing();
+    return;
+  }
+  if (statusCode !== 103) return;
+  const hints: Record<string, string | string[]> = {};
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!.toString('latin1').toLowerCase();
+    if (HOP_BY_HOP.has(name) || name === 'connection' || name === 'content-length') continue;
+    const value = rawHeaders[i + 1]!.toString('latin1');
+    const seen = hints[name];
+    hints[name] = seen === undefined ? value : Array.isArray(seen) ? [...seen, value] : [seen, value];
+  }
+  try {
+    res.writeEarlyHints(hints);
+  } catch {
+    // Node checks Link values strictly; hints are optional, the final answer still follows.
+  }
+}
+
 /** The server's headers minus hop-by-hop ones, as the flat [name, value, ...] list writeHead takes as is. */
-function buildResponseHeaders(rawHeaders: Buffer[], serverId: string, setCookie: string | null): string[] {
+function buildResponseHeaders(rawHeaders: Buffer[], status: number, serverLabel: string | null, setCookie: string | null): string[] {
   const out: string[] = [];
   let named: Set<string> | null = null;
   for (let i = 0; i < rawHeaders.length; i += 2) {
@@ -468,12 +662,14 @@ function buildResponseHeaders(rawHeaders: Buffer[], serverId: string, setCookie:
       continue;
     }
     if (HOP_BY_HOP.has(lower) || lower === 'x-lb-server') continue;
+    // RFC 9110 §8.6: a 204 has no Content-Length (a 304's is the length of the 200 it stands for: kept).
+    if (status === 204 && lower === 'content-length') continue;
     out.push(name, rawHeaders[i + 1]!.toString('latin1'));
   }
   if (named !== null) {
     for (let i = out.length - 2; i >= 0; i -= 2) if (named.has(out[i]!.toLowerCase())) out.splice(i, 2);
   }
-  out.push('x-lb-server', serverId);
+  if (serverLabel !== null) out.push('x-lb-server', serverLabel);
   if (setCookie !== null) out.push('set-cookie', setCookie);
   return out;
 }
@@ -489,6 +685,8 @@ export function errorCodeOf(err: Error): string {
       // undici wraps the socket's own error; its code (ECONNRESET, EPIPE) says more.
       const causeCode = (err.cause as { code?: unknown } | undefined)?.code;
       if (typeof causeCode === 'string') return causeCode;
+      // undici's parser gave up on what the server sent: not a reset, and the server did see the request.
+      if (err.message === 'bad response' || err.message === 'bad upgrade') return BAD_RESPONSE;
     }
     return code;
   }
@@ -499,5 +697,6 @@ export function errorCodeOf(err: Error): string {
 export function classify(code: string): LbErrorCode {
   if (TIMEOUT_ERRORS.has(code)) return 'LB_UPSTREAM_TIMEOUT';
   if (CONNECT_ERRORS.has(code)) return 'LB_UPSTREAM_CONNECT';
+  if (code === BAD_RESPONSE) return 'LB_UPSTREAM_BAD_RESPONSE';
   return 'LB_UPSTREAM_ERROR';
 }

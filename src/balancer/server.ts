@@ -29,12 +29,15 @@ export interface ServerDefaults {
   maxConns: number;
   breaker: BreakerSettings;
   startHealthy: boolean;
+  /** Risky destinations the operator allowed as servers (`--allow-hosts`); see edge/server-address.ts. */
+  allowHosts: readonly string[];
 }
 
 export const DEFAULT_SERVER_DEFAULTS: ServerDefaults = {
   maxConns: 0,
   breaker: { failThreshold: 3, openTimeMs: 5_000 },
   startHealthy: true,
+  allowHosts: [],
 };
 
 /** Weight of the newest sample in the latency EWMA: ~10 samples dominate, so a change shows quickly. */
@@ -44,6 +47,8 @@ const FAILURE_LATENCY_PENALTY_MS = 1000;
 
 export class Server {
   readonly id: string;
+  /** The configured name, null when the id is the address. */
+  readonly name: string | null;
   readonly host: string;
   readonly port: number;
   readonly origin: string;
@@ -81,6 +86,7 @@ export class Server {
     this.circuit = new CircuitBreaker(defaults.breaker);
     const hostForUrl = init.host.includes(':') ? `[${init.host}]` : init.host;
     this.origin = `${init.tls === true ? 'https' : 'http'}://${hostForUrl}:${init.port}`;
+    this.name = init.name ?? null;
     this.id = init.name ?? `${init.host}:${init.port}`;
     this.addedAt = addedAt;
   }

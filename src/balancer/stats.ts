@@ -34,6 +34,12 @@ export class BalancerStats {
   retriesSkipped = 0;
   queued = 0;
   queueTimeouts = 0;
+  /** Requests lb refused at the front as not forwardable (400, 431). */
+  badRequests = 0;
+  /** Bugs caught on the traffic path (each cost one request a 502). */
+  internalErrors = 0;
+  /** Connections closed at once: their client already had its max_conns_per_client open. */
+  connectionsRejected = 0;
   readonly #events: BalancerEvent[] = [];
   readonly #status: [number, number, number, number, number] = [0, 0, 0, 0, 0];
   readonly #ring: HistorySlot[];
@@ -114,7 +120,7 @@ export class BalancerStats {
     return [...this.#events];
   }
 
-  totals(activeRequests: number, queueLength: number): StatsTotals {
+  totals(activeRequests: number, queueLength: number, rateLimited: number): StatsTotals {
     const [s1, s2, s3, s4, s5] = this.#status;
     const status: StatusClassCounts = { '1xx': s1, '2xx': s2, '3xx': s3, '4xx': s4, '5xx': s5 };
     return {
@@ -132,6 +138,10 @@ export class BalancerStats {
       queued: this.queued,
       queueTimeouts: this.queueTimeouts,
       queueLength,
+      badRequests: this.badRequests,
+      rateLimited,
+      internalErrors: this.internalErrors,
+      connectionsRejected: this.connectionsRejected,
       status,
     };
   }
@@ -148,6 +158,9 @@ export class BalancerStats {
     this.retriesSkipped = 0;
     this.queued = 0;
     this.queueTimeouts = 0;
+    this.badRequests = 0;
+    this.internalErrors = 0;
+    this.connectionsRejected = 0;
     this.#status.fill(0);
     this.#ringNext = 0;
     this.#ringSize = 0;

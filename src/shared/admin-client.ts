@@ -76,7 +76,9 @@ export class AdminClient {
 
   async #call<T>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, json?: unknown): Promise<T> {
     try {
-      const response = await this.#http<T>(path, { method, ...(json === undefined ? {} : { json }) });
+      // Changes always say JSON, body or not: the admin API refuses them otherwise (its browser guard).
+      const body = json === undefined ? (method === 'POST' ? { json: {} } : { headers: { 'content-type': 'application/json' } }) : { json };
+      const response = await this.#http<T>(path, { method, ...body });
       return response.body;
     } catch (err) {
       throw toAdminError(err, `${this.url}/${path}`);

@@ -91,7 +91,30 @@ export interface StatsTotals {
   queued: number;
   queueTimeouts: number;
   queueLength: number;
+  /** Requests lb refused itself as not forwardable (400 bad target or Host, 431 too many headers). */
+  badRequests: number;
+  /** Requests refused by the rate limit (429). */
+  rateLimited: number;
+  /** Bugs caught on the traffic path; each cost its request a 502, never the process. */
+  internalErrors: number;
+  /** Client connections closed at once because their address had max_conns_per_client open. */
+  connectionsRejected: number;
   status: StatusClassCounts;
+}
+
+/** The edge limits in force (README "Security" lists them with their defaults). */
+export interface LimitsSnapshot {
+  /** Requests per second per client; 0 = rate limiting off. */
+  rateLimitPerSecond: number;
+  rateLimitBurst: number;
+  /** What identifies a client for the rate limit: ip, header:NAME, cookie:NAME... */
+  rateLimitKey: string;
+  /** Clients the rate limiter tracks now, and at most. */
+  rateLimitClients: number;
+  rateLimitMaxClients: number;
+  maxConnsPerClient: number;
+  maxHeaders: number;
+  maxHeaderBytes: number;
 }
 
 export interface SessionStats {
@@ -111,6 +134,7 @@ export interface StatsSnapshot {
   url: string;
   totals: StatsTotals;
   sessions: SessionStats;
+  limits: LimitsSnapshot;
   servers: ServerSnapshot[];
 }
 

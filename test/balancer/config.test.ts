@@ -46,7 +46,7 @@ describe('bad config is rejected with the path of the bad field', () => {
   const cases: Array<[string, unknown, Record<string, string>, object, string]> = [
     ['port out of range', [{ host: 'a', port: 1 }, { host: 'b', port: 2 }, { host: 'c', port: 70000 }], {}, {}, 'servers[2].port: must be an integer 1-65535, got 70000'],
     ['port as string', [{ host: 'a', port: '3001' }], {}, {}, 'servers[0].port: must be an integer 1-65535, got "3001"'],
-    ['missing host', [{ port: 3001 }], {}, {}, 'servers[0].host: must be a non-empty string'],
+    ['missing host', [{ port: 3001 }], {}, {}, 'servers[0].host: must be a host name or IP address'],
     ['entry not an object', ['localhost:3001'], {}, {}, 'servers[0]: must be an object'],
     ['duplicate', [{ host: 'a', port: 1 }, { host: 'a', port: 1 }], {}, {}, 'servers[1]: duplicate of servers[0] (a:1)'],
     ['servers not a list', { servers: { a: 1 } }, {}, {}, 'servers: must be a list of servers'],
@@ -65,6 +65,46 @@ describe('bad config is rejected with the path of the bad field', () => {
     ['bad env algorithm', [], { LB_ALGORITHM: 'x' }, {}, 'LB_ALGORITHM: must be one of'],
     ['bad log level', [], { LOG_LEVEL: 'loud' }, {}, 'LOG_LEVEL: must be one of debug, info, warn, error, silent'],
     ['open admin without token', [], {}, { adminHost: '0.0.0.0' }, '--admin-host: 0.0.0.0 is not loopback: set --admin-token'],
+    // Hostile rows: each of these was accepted once, and the host ones crashed the first request routed to them.
+    ['port inside host', [{ host: '127.0.0.1:3001', port: 3001 }], {}, {}, 'servers[0].host: must be a host name (letters, digits, - and .) or an IP address, got "127.0.0.1:3001" (put the port in "port", not in "host")'],
+    ['NUL in host', [{ host: 'a\u0000b', port: 1 }], {}, {}, 'servers[0].host: must be a host name'],
+    ['CR LF in host', [{ host: 'a\r\nx: y', port: 1 }], {}, {}, 'servers[0].host: must be a host name'],
+    ['space in host', [{ host: 'a b', port: 1 }], {}, {}, 'servers[0].host: must be a host name'],
+    ['empty label', [{ host: 'a..b', port: 1 }], {}, {}, 'servers[0].host: must be a host name'],
+    ['label starting with -', [{ host: '-a.b', port: 1 }], {}, {}, 'servers[0].host: must be a host name'],
+    ['host of 254 characters', [{ host: `${'a.'.repeat(126)}ab`, port: 1 }], {}, {}, 'servers[0].host: must be a host name of at most 253 characters'],
+    ['integer IPv4', [{ host: '2130706433', port: 1 }], {}, {}, 'servers[0].host: must be an IPv4 address in dotted form like 10.0.0.1, got "2130706433"'],
+    ['short IPv4', [{ host: '127.1', port: 1 }], {}, {}, 'servers[0].host: must be an IPv4 address in dotted form'],
+    ['hex IPv4', [{ host: '0xa9.0xfe.0xa9.0xfe', port: 1 }], {}, {}, 'servers[0].host: must be an IPv4 address in dotted form'],
+    ['octet over 255', [{ host: '10.0.0.256', port: 1 }], {}, {}, 'servers[0].host: must be an IPv4 address in dotted form'],
+    ['IPv6 zone', [{ host: 'fe80::1%eth0', port: 1 }], {}, {}, 'servers[0].host: must be a host name'],
+    ['CR LF in name', [{ host: 'a', port: 1, name: 'x\r\nSet-Cookie: pwned=1' }], {}, {}, 'servers[0].name: must be 1-64 letters'],
+    ['space in name', [{ host: 'a', port: 1, name: 'web 1' }], {}, {}, 'servers[0].name: must be 1-64 letters'],
+    ['markup in name', [{ host: 'a', port: 1, name: '<b>x</b>' }], {}, {}, 'servers[0].name: must be 1-64 letters'],
+    ['name of 65 characters', [{ host: 'a', port: 1, name: 'n'.repeat(65) }], {}, {}, 'servers[0].name: must be 1-64 letters'],
+    ['bad id', [{ host: 'a', port: 1, id: 'a\u0000' }], {}, {}, 'servers[0].id: must be 1-64 letters'],
+    ['userinfo in url', [{ url: 'http://u:p@a:1' }], {}, {}, 'servers[0].url: must be only scheme, host and port'],
+    ['path in url', [{ url: 'http://a:1/x' }], {}, {}, 'servers[0].url: must be only scheme, host and port'],
+    ['cloud metadata', [{ host: '169.254.169.254', port: 80 }], {}, {}, 'servers[0].host: 169.254.169.254 is a link-local address (cloud metadata lives at 169.254.169.254); refused as a server unless --allow-hosts 169.254.169.254 is given'],
+    ['metadata by URL', [{ url: 'http://169.254.169.254' }], {}, {}, 'servers[0].host: 169.254.169.254 is a link-local address'],
+    ['IPv4-mapped metadata', [{ host: '::ffff:169.254.169.254', port: 80 }], {}, {}, 'is a link-local address'],
+    ['IPv4-mapped metadata, hex', [{ host: '[::ffff:a9fe:a9fe]', port: 80 }], {}, {}, 'is a link-local address'],
+    ['IPv6 link-local', [{ host: 'fe80::1', port: 80 }], {}, {}, 'servers[0].host: fe80::1 is a link-local address'],
+    ['AWS IPv6 metadata', [{ host: 'fd00:ec2::254', port: 80 }], {}, {}, 'is a cloud metadata service'],
+    ['GCP metadata name', [{ host: 'Metadata.Google.Internal', port: 80 }], {}, {}, 'servers[0].host: metadata.google.internal is a cloud metadata service'],
+    ['this network', [{ host: '0.0.0.0', port: 80 }], {}, {}, '"this network"'],
+    ['multicast', [{ host: '224.0.0.1', port: 80 }], {}, {}, 'is a multicast address'],
+    ['unspecified IPv6', [{ host: '::', port: 80 }], {}, {}, 'is the unspecified address'],
+    ['empty admin token', [], {}, { adminToken: '' }, '--admin-token: must not be empty'],
+    ['blank admin token', [], {}, { adminToken: '  ' }, '--admin-token: must not be empty'],
+    ['bad server header', [], {}, { serverHeader: 'all' }, '--server-header: must be one of id, name, off, got "all"'],
+    ['max_headers 0', { load_balancer: { max_headers: 0 } }, {}, {}, 'load_balancer.max_headers: must be an integer 1-10000, got 0'],
+    ['tiny header size', { load_balancer: { max_header_size: 100 } }, {}, {}, 'load_balancer.max_header_size: must be an integer 1024-1048576'],
+    ['negative rate', { rate_limit: { rate: -1 } }, {}, {}, 'rate_limit.rate: must be requests per second, 0-10000000 (0 = off), got -1'],
+    ['rate as string', { rate_limit: { rate: '10/s' } }, {}, {}, 'rate_limit.rate: must be requests per second'],
+    ['bad rate key', { rate_limit: { key: 'header:' } }, {}, {}, 'rate_limit.key: must be ip, path, header:NAME, cookie:NAME or query:NAME'],
+    ['rate limit not an object', { rate_limit: 10 }, {}, {}, 'rate_limit: must be an object'],
+    ['bad allow_hosts entry', { load_balancer: { allow_hosts: ['169.254.169.254:80'] } }, {}, {}, 'load_balancer.allow_hosts[0]: must be a host name'],
   ];
 
   it.each(cases)('%s', (_name, file, env, flags, message) => {
@@ -100,7 +140,10 @@ describe('health, breaker and limits settings', () => {
       {
         health_check: { interval: 0.5, expected_status: '2xx', start_healthy: false },
         circuit_breaker: { fail_threshold: 5, open_time: 10, max_ejection_percent: 30 },
-        load_balancer: { max_conns: 50, max_queue: 10, queue_timeout: 2, retry_budget: 0.1, client_header_timeout: 5, idle_timeout: 30 },
+        load_balancer: {
+          max_conns: 50, max_queue: 10, queue_timeout: 2, retry_budget: 0.1, client_header_timeout: 5, idle_timeout: 30,
+          max_headers: 64, max_header_size: 8192, max_conns_per_client: 20,
+        },
       },
       {},
       { healthInterval: 0.2, healthTimeout: 0.05, healthCheck: false },
@@ -115,6 +158,9 @@ describe('health, breaker and limits settings', () => {
       retryBudgetMin: 10,
       clientHeaderTimeoutMs: 5000,
       clientIdleTimeoutMs: 30_000,
+      maxHeaders: 64,
+      maxHeaderBytes: 8192,
+      maxConnsPerClient: 20,
     });
   });
 });
@@ -138,5 +184,26 @@ describe('algorithm and sticky settings', () => {
     [{}, { hashKey: 'query:' }, '--hash-key: must be ip, path'],
   ])('rejects %j %j', (file, flags, message) => {
     expect(() => resolve(file, {}, flags)).toThrow(message);
+  });
+});
+
+describe('edge settings', () => {
+  it('lets --allow-hosts or load_balancer.allow_hosts name a risky destination, and only that one', () => {
+    const metadata = [{ host: '169.254.169.254', port: 80 }];
+    expect(resolve(metadata, {}, { allowHosts: '169.254.169.254' }).servers[0]!.host).toBe('169.254.169.254');
+    expect(resolve({ servers: metadata, load_balancer: { allow_hosts: ['169.254.169.254'] } }).allowHosts).toEqual(['169.254.169.254']);
+    expect(() => resolve([{ host: '169.254.169.253', port: 80 }], {}, { allowHosts: '169.254.169.254' })).toThrow('servers[0].host: 169.254.169.253 is a link-local address');
+  });
+
+  it('stores hosts in one form: IPv6 without brackets, names in lower case', () => {
+    const config = resolve([{ host: '[::1]', port: 1 }, { host: 'Web-1.Example', port: 2 }, { url: 'http://[::1]:3' }]);
+    expect(config.servers.map((s) => s.host)).toEqual(['::1', 'web-1.example', '::1']);
+  });
+
+  it('reads rate limits from the file and lets flags override them', () => {
+    const file = { rate_limit: { rate: 0.5, burst: 3, key: 'header:X-Api-Key', max_clients: 10 } };
+    expect(resolve(file).rateLimit).toEqual({ ratePerSecond: 0.5, burst: 3, key: { kind: 'header', name: 'x-api-key' }, maxKeys: 10 });
+    expect(resolve(file, {}, { rateLimit: 20, rateLimitKey: 'ip' }).rateLimit).toEqual({ ratePerSecond: 20, burst: 3, key: { kind: 'ip' }, maxKeys: 10 });
+    expect(resolve([]).rateLimit.ratePerSecond).toBe(0);
   });
 });

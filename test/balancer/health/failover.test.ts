@@ -170,7 +170,7 @@ describe('failover under load', () => {
       Array.from({ length: 800 }, (_, i) =>
         limit(async () => {
           if (i === 300) {
-            const res = await fetch(`${lb!.adminUrl}/api/servers/s1`, { method: 'PATCH', body: JSON.stringify({ drain: true }) });
+            const res = await fetch(`${lb!.adminUrl}/api/servers/s1`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ drain: true }) });
             expect(((await res.json()) as { server: { state: string } }).server.state).toMatch(/^drain(ing|ed)$/);
             drainedAt = performance.now();
           }

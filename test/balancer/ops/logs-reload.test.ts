@@ -66,7 +66,7 @@ describe('logs', () => {
     await writeFile(file, '[]');
     const serve = scope.spawnLb(['serve', '--port', '0', '--admin-port', '0', '--host', '127.0.0.1', '--servers', file, '--log-level', 'debug']);
     const adminUrl = (await serve.waitForOutput(/admin API: (http:\/\/\S+)\/lb\/stats/))[1]!;
-    await fetch(`${adminUrl}/lb/algorithm`, { method: 'POST', body: '{"algorithm":"p2c"}' });
+    await fetch(`${adminUrl}/lb/algorithm`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"algorithm":"p2c"}' });
     await waitFor('the log line', () => serve.stderr().includes('algorithm-switched'));
     const line = JSON.parse(serve.stderr().trim().split('\n').find((l) => l.includes('algorithm-switched'))!) as Record<string, unknown>;
     expect(line).toMatchObject({ level: 30, app: 'lb', msg: 'algorithm-switched: round_robin -> p2c' });

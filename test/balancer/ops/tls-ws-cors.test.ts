@@ -65,7 +65,7 @@ describe('TLS', () => {
     lb = await scope.startLb([], { file });
     const unverified = await fetch(`${lb.url}/`);
     expect(unverified.status).toBe(502);
-    expect(((await unverified.json()) as { error: { message: string } }).error.message).toMatch(/server secure failed: (DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE)/);
+    expect(((await unverified.json()) as { error: { message: string } }).error.message).toMatch(/the server failed: (DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE)/);
     await lb.close();
 
     lb = await scope.startLb([], { file, upstreamInsecure: true });
