@@ -144,6 +144,8 @@
     $('ov-active').textContent = String(stats.totals.activeRequests);
     $('ov-total').textContent = String(stats.totals.requests);
     $('ov-sessions').textContent = stats.sessions.mode === 'off' ? 'off' : String(stats.sessions.active);
+    const limits = stats.limits;
+    $('ov-limited').textContent = limits.rateLimitPerSecond > 0 ? `${stats.totals.rateLimited} (${limits.rateLimitPerSecond}/s)` : 'off';
     $('ov-uptime').textContent = duration(stats.uptimeSeconds);
 
     const select = $('algorithm');

@@ -130,6 +130,8 @@ export function buildView(model: MonitorModel, options: ViewOptions): DashboardV
         snapshot.algorithm,
         `uptime ${formatDuration(snapshot.uptimeSeconds)}`,
         `sessions ${snapshot.sessions.active}`,
+        // Shown only while a rate limit is on: how many requests it refused.
+        snapshot.limits.rateLimitPerSecond > 0 ? `limited ${snapshot.totals.rateLimited} (${snapshot.limits.rateLimitPerSecond}/s)` : '',
         `every ${options.intervalMs / 1000}s`,
       ],
       options.width,

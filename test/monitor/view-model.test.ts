@@ -74,6 +74,15 @@ describe('buildView: exact setData shapes', () => {
     expect(buildView(model, options({ width: 200, nowMs: 9000 })).header).toContain('{yellow-fg}stale since 6s{/yellow-fg}');
   });
 
+  it('header: shows what the rate limit refused while one is on', () => {
+    const model = new MonitorModel(0);
+    const limited = snapshot([server('api-1')]);
+    limited.limits.rateLimitPerSecond = 50;
+    limited.totals.rateLimited = 17;
+    model.applySnapshot(limited, 0);
+    expect(buildView(model, options({ width: 200 })).header).toContain('  sessions 0  limited 17 (50/s)  every 2s');
+  });
+
   it('keeps the selection on the same server across refreshes and removals', () => {
     const model = modelWith();
     expect(buildView(model, options({ selectedId: 'api-2' })).selectedIndex).toBe(1);

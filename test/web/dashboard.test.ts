@@ -60,6 +60,8 @@ describe.skipIf(!hasChromium)(hasChromium ? 'web dashboard in headless Chromium'
     await page.waitForSelector('#servers tbody tr[data-server="s3"]');
     const ids = await page.$$eval('#servers tbody tr', (rows) => rows.map((r) => r.firstElementChild?.textContent));
     expect(ids).toEqual(['s1', 's2', 's3', "a&ltb&gt'x"]);
+    // Rate limiting is off in this balancer: the card says so rather than showing a count of nothing.
+    expect(await page.textContent('#ov-limited')).toBe('off');
 
     const extra = backends[3]!;
     await page.fill('#add-port', 'not a port');
