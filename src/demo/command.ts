@@ -72,7 +72,7 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
         `  curl -i ${balancer.url}/hello                         # x-lb-server says who answered`,
         `  for i in 1 2 3 4 5 6; do curl -s ${balancer.url}/ ; echo; done`,
         `  curl -s ${balancer.adminUrl}/lb/stats`,
-        `  curl -s -X POST ${balancer.adminUrl}/lb/algorithm -d '{"algorithm":"least_connections"}'`,
+        `  curl -s -X POST ${balancer.adminUrl}/lb/algorithm -H 'content-type: application/json' -d '{"algorithm":"least_connections"}'`,
         `  curl -s "${servers[0]!.url}/control?healthy=false"       # leaves rotation after 3 failed checks`,
         `  curl -s "${servers[1]!.url}/control?error_rate=0.5"      # its circuit opens: "ejected" in /lb/stats`,
         '',
