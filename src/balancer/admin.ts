@@ -93,13 +93,19 @@ function asBadRequest<T>(check: () => T): T {
   try {
     return check();
   } catch (err) {
-    throw isLbError(err) ? new LbError('LB_BAD_REQUEST', err.message) : err;
+    throw isLbError(err) && err.code === 'LB_CONFIG_INVALID' ? new LbError('LB_BAD_REQUEST', err.message) : err;
   }
 }
 
 const serverFromBody = async (body: () => Promise<unknown>): Promise<ServerInit> => {
   const value = await body();
   return asBadRequest(() => parseServer(value, 'body'));
+};
+
+/** Adds through the pool, whose edge check (a risky destination) is the client's error too. */
+const addFromBody = async (t: AdminTarget, body: () => Promise<unknown>): Promise<[number, unknown]> => {
+  const init = await serverFromBody(body);
+  return [201, { server: asBadRequest(() => t.addServer(init)) }];
 };
 
 /** `{host, port}` or `{id}` naming a server to remove. */
@@ -118,7 +124,7 @@ const ROUTES: Route[] = [
   { pattern: /^\/metrics$/, methods: { GET: async (t) => [200, await t.metrics()] } },
   {
     pattern: /^\/lb\/add-server$/,
-    methods: { POST: async (t, body) => [201, { server: t.addServer(await serverFromBody(body)) }] },
+    methods: { POST: addFromBody },
   },
   {
     pattern: /^\/lb\/remove-server$/,
@@ -128,7 +134,7 @@ const ROUTES: Route[] = [
     pattern: /^\/api\/servers$/,
     methods: {
       GET: (t) => [200, { servers: t.stats().servers }],
-      POST: async (t, body) => [201, { server: t.addServer(await serverFromBody(body)) }],
+      POST: addFromBody,
     },
   },
   {

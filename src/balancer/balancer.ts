@@ -34,6 +34,7 @@ import { StickySessions } from './sticky.js';
 import { Upstreams, type UpstreamTls } from './upstreams.js';
 import { createUpgradeHandler } from './websocket.js';
 import { ClientConnections } from './edge/client-connections.js';
+import { checkServerInit } from './edge/server-address.js';
 import { RateLimiter } from './edge/rate-limit.js';
 import { formatHashKey } from './hash-key.js';
 
@@ -266,7 +267,8 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
       uptimeSeconds: uptimeSeconds(),
       servers: { total: pool.size, available: pool.servers.filter((s) => s.isAvailable()).length },
     }),
-    addServer: (init) => pool.add(init).snapshot(),
+    // Named as the admin API's body, whose field a refusal points at.
+    addServer: (init) => pool.add(init, 'body').snapshot(),
     removeServer: (idOrAddress) => pool.remove(idOrAddress).snapshot(),
     updateServer: (idOrAddress, update) => {
       const server = pool.require(idOrAddress);
@@ -354,6 +356,8 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
     checkHealth: async () => checker?.runRound(),
     reload: (next: BalancerConfig): ReloadReport => {
       const plan = planReload(current, next, pool.servers, algorithm.name);
+      // Every add is checked before anything changes, so a refused server cannot leave a half-applied reload.
+      for (const init of plan.add) checkServerInit(init, config.allowHosts, `servers[${next.servers.indexOf(init)}]`);
       // Removals first: a server that moved to a new name frees its address for the add.
       for (const id of plan.remove) pool.remove(id);
       for (const init of plan.add) pool.add(init);

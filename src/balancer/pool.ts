@@ -53,8 +53,8 @@ export class ServerPool extends EventEmitter<PoolEvents> {
   }
 
   /** Every way in (file, admin API, reload, embedding) ends here, so the edge checks run here once more. */
-  add(unchecked: ServerInit): Server {
-    const init = checkServerInit(unchecked, this.#defaults.allowHosts);
+  add(unchecked: ServerInit, path = 'server'): Server {
+    const init = checkServerInit(unchecked, this.#defaults.allowHosts, path);
     if (this.findByAddress(init.host, init.port)) {
       throw new LbError('LB_CONFLICT', `server ${init.host}:${init.port} is already in the pool`);
     }

@@ -37,7 +37,10 @@ const RESTART_ONLY: Array<[keyof BalancerConfig, string]> = [
   ['consistentHash', 'consistent_hash'],
   ['hashKey', 'consistent_hash.key'],
   ['circuitBreaker', 'circuit_breaker'],
-  ['limits', 'limits (max_conns default, queue, retry budget, client timeouts)'],
+  ['limits', 'limits (max_conns default, queue, retry budget, client timeouts, header limits, connections per client)'],
+  ['rateLimit', 'rate_limit'],
+  ['allowHosts', 'allow_hosts'],
+  ['serverHeader', 'server_header'],
 ];
 
 /** `runningAlgorithm` may differ from the file's after a switch through the admin API: the file wins. */
