@@ -14,7 +14,7 @@ lb.on('request', ({ server, ok, status, durationMs }) => console.log(`request ->
 lb.on('server-state', ({ server, type, state }) => console.log(`server ${server}: ${type} (now ${state})`));
 
 for (let i = 0; i < 4; i++) await (await fetch(`${lb.url}/hello`)).text();
-lb.admin.updateServer('a', { drain: true });
+lb.apply({ type: 'updateServer', server: 'a', drain: true });
 console.log('totals:', lb.admin.stats().totals.requests, 'requests');
 
 await lb.close();

@@ -44,7 +44,10 @@ export interface AdminTarget {
   stats(): StatsSnapshot;
   metrics(): Promise<RawBody>;
   seedStats(): SeedStatsResponse;
-  history(): HistoryResponse;
+  /** Requests and events; events only after `sinceEventId` when given (a viewer's cursor). */
+  history(sinceEventId?: number): HistoryResponse;
+  /** The running configuration in the file format, secrets redacted. */
+  config(): Record<string, unknown>;
   health(): HealthResponse;
   addServer(init: ServerInit): ServerSnapshot;
   removeServer(idOrAddress: string): ServerSnapshot;
@@ -81,7 +84,7 @@ const MAX_BODY_BYTES = 64 * 1024;
 /** Deeper JSON is refused before parsing: no admin body needs more than 2 levels. */
 const MAX_JSON_DEPTH = 32;
 
-type Handler = (target: AdminTarget, body: () => Promise<unknown>, param: string) => Promise<[number, unknown]> | [number, unknown];
+type Handler = (target: AdminTarget, body: () => Promise<unknown>, param: string, query: URLSearchParams) => Promise<[number, unknown]> | [number, unknown];
 
 interface Route {
   pattern: RegExp;
@@ -119,7 +122,8 @@ const serverRefFromBody = async (body: () => Promise<unknown>): Promise<string> 
 const ROUTES: Route[] = [
   { pattern: /^\/lb\/stats$/, methods: { GET: (t) => [200, t.stats()] } },
   { pattern: /^\/api\/stats$/, methods: { GET: (t) => [200, t.seedStats()] } },
-  { pattern: /^\/lb\/history$/, methods: { GET: (t) => [200, t.history()] } },
+  { pattern: /^\/lb\/history$/, methods: { GET: (t, _body, _param, query) => [200, t.history(sinceOf(query))] } },
+  { pattern: /^\/lb\/config$/, methods: { GET: (t) => [200, t.config()] } },
   { pattern: /^\/(?:api\/)?health$/, methods: { GET: (t) => [200, t.health()] } },
   { pattern: /^\/metrics$/, methods: { GET: async (t) => [200, await t.metrics()] } },
   {
@@ -173,6 +177,14 @@ const ROUTES: Route[] = [
     },
   },
 ];
+
+/** `?since=<event id>`: a non-negative integer, or absent. */
+function sinceOf(query: URLSearchParams): number | undefined {
+  const raw = query.get('since');
+  if (raw === null) return undefined;
+  if (!/^\d{1,15}$/.test(raw)) throw new LbError('LB_BAD_REQUEST', `since: must be an event id (a whole number), got ${JSON.stringify(raw.slice(0, 40))}`);
+  return Number(raw);
+}
 
 function parseUpdate(value: unknown): ServerUpdate {
   if (!isObject(value)) throw new LbError('LB_BAD_REQUEST', 'body: must be a JSON object like {"weight": 3} or {"drain": true}');
@@ -290,8 +302,11 @@ async function handle(target: AdminTarget, options: AdminOptions, req: IncomingM
     return;
   }
   let pathname: string;
+  let query: URLSearchParams;
   try {
-    pathname = new URL(req.url ?? '/', 'http://admin').pathname;
+    const url = new URL(req.url ?? '/', 'http://admin');
+    pathname = url.pathname;
+    query = url.searchParams;
   } catch {
     send(res, 400, { error: { code: 'LB_BAD_REQUEST', message: `bad request path ${JSON.stringify(req.url)}` } });
     return;
@@ -335,7 +350,7 @@ async function handle(target: AdminTarget, options: AdminOptions, req: IncomingM
       } catch {
         throw new LbError('LB_BAD_REQUEST', `bad server id ${JSON.stringify(param)} in the path`);
       }
-      const [status, payload] = await handler(target, () => readJsonBody(req), param);
+      const [status, payload] = await handler(target, () => readJsonBody(req), param, query);
       if (payload instanceof RawBody) {
         res.writeHead(status, { 'content-type': payload.contentType, 'content-length': Buffer.byteLength(payload.body), 'cache-control': 'no-store' });
         res.end(payload.body);

@@ -17,9 +17,13 @@ import { defaultRandom, type Random } from '../shared/random.js';
 import { VERSION } from '../shared/version.js';
 import { round } from '../shared/round.js';
 import { createAdminHandler, RawBody, type AdminTarget, type LoadTestControl } from './admin.js';
-import { createAlgorithm, type AlgorithmOptions, type BalancingAlgorithm } from './algorithms/index.js';
+import type { AlgorithmOptions } from './algorithms/index.js';
 import type { BalancerConfig } from './config.js';
-import { planReload, type ReloadReport } from './reload.js';
+import { ControlPlane, type CommandResults } from './control/control-plane.js';
+import type { Command } from './control/commands.js';
+import { configView } from './control/config-view.js';
+import type { ReloadReport } from './control/reload-plan.js';
+import { readStateFile, StateFileWriter } from './control/runtime-state.js';
 import { ActiveHealthChecker } from './health/active.js';
 import { PassiveHealth } from './health/passive.js';
 import { BalancerMetrics } from './metrics.js';
@@ -55,8 +59,11 @@ export interface BalancerEvents {
 export interface BalancerHandle extends EventEmitter<BalancerEvents> {
   /** One round of active health checks now (tests; also what the scheduler runs). */
   checkHealth(): Promise<void>;
-  /** Applies a re-read config: servers, weights, algorithm, timeouts, health checks. See reload.ts. */
+  /** Applies a re-read config: what changed in the file; runtime changes elsewhere are kept. See control/reload-plan.ts. */
   reload(next: BalancerConfig): ReloadReport;
+  /** Every change of state goes through here (or `apply`, its shorthand): see control/commands.ts. */
+  readonly control: ControlPlane;
+  apply<C extends Command>(command: C): CommandResults[C['type']];
   /** Traffic URL (loopback form when listening on all interfaces). */
   readonly url: string;
   readonly adminUrl: string;
@@ -67,6 +74,9 @@ export interface BalancerHandle extends EventEmitter<BalancerEvents> {
   algorithm(): AlgorithmName;
   close(): Promise<void>;
 }
+
+/** Worth a warning in the log: a server lost, or a protection that could not act. */
+const WARNING_EVENTS = new Set<BalancerEventType>(['server-down', 'circuit-open', 'ejection-refused']);
 
 export interface StartOptions {
   logger?: Logger;
@@ -91,13 +101,6 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
   });
   const stats = new BalancerStats();
   const emitter = new EventEmitter<BalancerEvents>();
-  const event = (type: BalancerEventType, server: Server | null, detail: string): void => {
-    stats.event(type, server?.id ?? null, detail);
-    if (server !== null) emitter.emit('server-state', { server: server.id, type, detail, state: server.state });
-    const line = `${type}${server ? ` ${server.id}` : ''}${detail ? `: ${detail}` : ''}`;
-    if (type === 'server-down' || type === 'circuit-open' || type === 'ejection-refused') logger.warn(line);
-    else logger.info(line);
-  };
   const tlsFiles = await readTlsFiles(config);
   const upstreamTls: UpstreamTls = { ca: tlsFiles.upstreamCa, rejectUnauthorized: !config.tls.upstreamInsecure };
   const upstreams = new Upstreams({ connectionsPerServer: 128, connectTimeoutMs: config.connectTimeoutMs, tls: upstreamTls });
@@ -108,25 +111,44 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
     consistentHash: config.consistentHash,
     hashKey: config.hashKey,
   };
-  let algorithm: BalancingAlgorithm = createAlgorithm(config.algorithm, algorithmOptions);
-  algorithm.rebuild?.(pool.servers);
   const sticky = config.sticky.mode === 'off' ? null : new StickySessions(config.sticky, () => Date.now());
-
-  pool.on('change', (servers) => {
-    algorithm.rebuild?.(servers);
-    sticky?.rebuild(servers);
-  });
-  pool.on('server-added', (server) => event('server-added', server, `${server.origin}, weight ${server.weight}`));
-  pool.on('server-removed', (server) => {
-    event('server-removed', server, `${server.activeRequests} in-flight requests finish`);
-    upstreams.release(server);
-  });
-  const passive = new PassiveHealth(pool, config.circuitBreaker, event);
-  let current = config;
-  let checker = config.healthCheck.enabled ? new ActiveHealthChecker(pool, config.healthCheck, event, upstreamTls) : null;
+  pool.on('change', (servers) => sticky?.rebuild(servers));
+  pool.on('server-removed', (server) => upstreams.release(server));
   const queue = new RequestQueue(config.limits.maxQueue, config.limits.queueTimeoutMs);
   const retryBudget = new RetryBudget(config.limits.retryBudgetRatio, config.limits.retryBudgetMin);
   const rateLimiter = config.rateLimit.ratePerSecond > 0 ? new RateLimiter(config.rateLimit) : null;
+  let checker: ActiveHealthChecker | null = null;
+  const control = new ControlPlane(pool, config, algorithmOptions, {
+    reset: () => {
+      stats.reset();
+      rateLimiter?.resetCounters();
+      sticky?.clear();
+    },
+    configApplied: (next, _previous, healthCheckChanged) => {
+      proxyOptions.timeoutMs = next.timeoutMs;
+      proxyOptions.retries = next.retries;
+      if (healthCheckChanged) {
+        void checker?.close();
+        checker = startChecker(next);
+        checker?.start();
+      }
+    },
+  });
+  // The one stream of state changes: history, logs and the embedding event all read it.
+  control.on('change', (change) => {
+    stats.recordEvent(change);
+    if (change.server !== null && change.state !== null) emitter.emit('server-state', { server: change.server, type: change.type, detail: change.detail, state: change.state });
+    const line = `${change.type}${change.server !== null ? ` ${change.server}` : ''}${change.detail ? `: ${change.detail}` : ''}`;
+    if (WARNING_EVENTS.has(change.type)) logger.warn(line);
+    else logger.info(line);
+  });
+  const passive = new PassiveHealth(pool, config.circuitBreaker, (type, server, detail) => control.observe(type, server, detail));
+  const startChecker = (c: BalancerConfig): ActiveHealthChecker | null =>
+    c.healthCheck.enabled
+      ? new ActiveHealthChecker(pool, c.healthCheck, (server, healthy, detail) => control.apply({ type: 'setHealth', server: server.id, healthy, detail }), upstreamTls)
+      : null;
+  checker = startChecker(config);
+  const stateWriter = config.stateFile === null ? null : await restoreState(control, config.stateFile, logger);
   const clientConnections = config.limits.maxConnsPerClient > 0 ? new ClientConnections(config.limits.maxConnsPerClient) : null;
   const metrics = new BalancerMetrics({
     pool,
@@ -141,7 +163,7 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
 
   const deps: ProxyDeps = {
     pool,
-    algorithm: () => algorithm,
+    algorithm: () => control.algorithm,
     sticky,
     upstreams,
     stats,
@@ -216,7 +238,7 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
   let url = '';
   const snapshot = (): StatsSnapshot => ({
     version: VERSION,
-    algorithm: algorithm.name,
+    algorithm: control.algorithm.name,
     algorithms: ALGORITHM_NAMES,
     startedAt: startedAt.toISOString(),
     uptimeSeconds: uptimeSeconds(),
@@ -256,11 +278,11 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
         successful_requests: stats.successes,
         failed_requests: stats.failures,
         error_rate: stats.requests === 0 ? 0 : stats.failures / stats.requests,
-        algorithm: algorithm.name,
+        algorithm: control.algorithm.name,
         servers,
       };
     },
-    history: () => ({ capacity: stats.historyCapacity, requests: stats.history(), events: stats.events() }),
+    history: (since) => ({ capacity: stats.historyCapacity, requests: stats.history(), events: stats.events(since), lastEventId: stats.lastEventId }),
     health: () => ({
       status: 'ok',
       version: VERSION,
@@ -268,40 +290,16 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
       servers: { total: pool.size, available: pool.servers.filter((s) => s.isAvailable()).length },
     }),
     // Named as the admin API's body, whose field a refusal points at.
-    addServer: (init) => pool.add(init, 'body').snapshot(),
-    removeServer: (idOrAddress) => pool.remove(idOrAddress).snapshot(),
-    updateServer: (idOrAddress, update) => {
-      const server = pool.require(idOrAddress);
-      if (update.weight !== undefined && update.weight !== server.weight) {
-        const previous = server.weight;
-        pool.setWeight(server.id, update.weight);
-        event('weight-changed', server, `${previous} -> ${update.weight}`);
-      }
-      if (update.drain !== undefined && update.drain !== server.draining) {
-        pool.setDraining(server.id, update.drain);
-        event(update.drain ? 'server-draining' : 'server-undrained', server, `${server.activeRequests} in flight`);
-      }
-      return server.snapshot();
+    addServer: (init) => {
+      // Checked here first so a refusal names the admin body's field; the pool checks again.
+      checkServerInit(init, config.allowHosts, 'body');
+      return control.apply({ type: 'addServer', server: init }).snapshot();
     },
-    setAlgorithm: (name) => {
-      const previous = algorithm.name;
-      if (name !== previous) {
-        const next = createAlgorithm(name, algorithmOptions);
-        next.rebuild?.(pool.servers);
-        // One assignment: requests already routed keep their server; the next pick uses the new policy.
-        algorithm = next;
-        event('algorithm-switched', null, `${previous} -> ${name}`);
-      }
-      return { algorithm: name, previous };
-    },
-    reset: () => {
-      stats.reset();
-      rateLimiter?.resetCounters();
-      sticky?.clear();
-      for (const s of pool.servers) s.resetCounters();
-      // Latency estimates were just cleared: least_response_time measures every server afresh.
-      algorithm.rebuild?.(pool.servers);
-    },
+    removeServer: (idOrAddress) => control.apply({ type: 'removeServer', server: idOrAddress }).snapshot(),
+    updateServer: (idOrAddress, update) => control.apply({ type: 'updateServer', server: idOrAddress, ...update }).snapshot(),
+    setAlgorithm: (name) => control.apply({ type: 'setAlgorithm', algorithm: name }),
+    reset: () => control.apply({ type: 'reset' }),
+    config: () => configView(control.fileConfig, pool.servers, control.algorithm.name),
   };
   const adminServer = createServer(
     { headersTimeout: config.limits.clientHeaderTimeoutMs },
@@ -343,6 +341,7 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
       adminServer.closeAllConnections();
       await upstreams.closeAll(1000);
       await options.accessLog?.close();
+      await stateWriter?.flush();
     })());
 
   return Object.assign(emitter, {
@@ -352,33 +351,25 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
     adminPort,
     pool,
     admin,
-    algorithm: () => algorithm.name,
+    algorithm: () => control.algorithm.name,
+    control,
+    apply: <C extends Command>(command: C) => control.apply(command),
     checkHealth: async () => checker?.runRound(),
-    reload: (next: BalancerConfig): ReloadReport => {
-      const plan = planReload(current, next, pool.servers, algorithm.name);
-      // Every add is checked before anything changes, so a refused server cannot leave a half-applied reload.
-      for (const init of plan.add) checkServerInit(init, config.allowHosts, `servers[${next.servers.indexOf(init)}]`);
-      // Removals first: a server that moved to a new name frees its address for the add.
-      for (const id of plan.remove) pool.remove(id);
-      for (const init of plan.add) pool.add(init);
-      for (const { id, weight, maxConns } of plan.update) {
-        const server = pool.require(id);
-        if (weight !== server.weight) pool.setWeight(id, weight);
-        server.maxConns = maxConns;
-      }
-      if (next.algorithm !== algorithm.name) admin.setAlgorithm(next.algorithm);
-      proxyOptions.timeoutMs = next.timeoutMs;
-      proxyOptions.retries = next.retries;
-      if (plan.healthCheckChanged) {
-        void checker?.close();
-        checker = next.healthCheck.enabled ? new ActiveHealthChecker(pool, next.healthCheck, event, upstreamTls) : null;
-        checker?.start();
-      }
-      current = next;
-      return plan.report;
-    },
+    reload: (next: BalancerConfig): ReloadReport => control.apply({ type: 'applyConfig', config: next }),
     close,
   });
+}
+
+/** Replays the saved runtime changes, then saves every new one (atomically) as it happens. */
+async function restoreState(control: ControlPlane, path: string, logger: Logger): Promise<StateFileWriter> {
+  const saved = await readStateFile(path);
+  if (saved !== null) {
+    const applied = control.restore(saved);
+    logger.info(`${path}: restored runtime changes: ${applied.length ? applied.join('; ') : 'none'}`);
+  }
+  const writer = new StateFileWriter(path, (err) => logger.error(`${path}: cannot save runtime changes: ${err.message}`));
+  control.on('runtime', (state) => writer.save(state));
+  return writer;
 }
 
 async function readTlsFiles(config: BalancerConfig): Promise<{ cert: Buffer | null; key: Buffer | null; upstreamCa: Buffer | null }> {

@@ -11,6 +11,7 @@ import { LbError } from '../shared/errors.js';
 import { AccessLog } from './access-log.js';
 import { loadConfig, SERVER_HEADER_MODES, STICKY_MODES, type ConfigFlags } from './config.js';
 import { HASH_KEY_HELP } from './hash-key.js';
+import { describeReport } from './control/describe-report.js';
 
 interface ServeArgs extends ConfigFlags {
   servers?: string;
@@ -57,6 +58,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       .option('rate-limit', numberOption('rate-limit', 'requests per second per client -> 429 beyond, 0 = off', { min: 0, max: 10_000_000 }, '0'))
       .option('rate-limit-burst', numberOption('rate-limit-burst', 'requests a client may send at once', { min: 1, max: 10_000_000, integer: true }, 'one second\'s worth'))
       .option('rate-limit-key', stringOption('rate-limit-key', `what identifies a client for --rate-limit: ${HASH_KEY_HELP}`, 'ip'))
+      .option('state-file', stringOption('state-file', 'keep runtime changes (servers added, removed, re-weighted, drained; the algorithm) in this file across restarts (env LB_STATE_FILE)'))
       .option('access-log', stringOption('access-log', 'one JSON line per request to this file, or - for stdout'))
       .option('watch', { type: 'boolean', describe: 'reload the servers file when it changes (SIGHUP always reloads)' })
       .option('log-level', { ...stringOption('log-level', 'log level (env LOG_LEVEL)', 'info'), choices: LOG_LEVELS })
@@ -89,13 +91,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
         try {
           const next = await load();
           const r = balancer.reload(next);
-          const changes = [
-            r.added.length ? `+${r.added.join(', +')}` : '',
-            r.removed.length ? `-${r.removed.join(', -')}` : '',
-            r.updated.length ? `updated ${r.updated.join(', ')}` : '',
-            r.algorithm ? `algorithm ${r.algorithm}` : '',
-          ].filter(Boolean);
-          logger.info(`reloaded (${why}): ${changes.length ? changes.join('; ') : 'no server changes'}`);
+          logger.info(`reloaded (${why}): ${describeReport(r)}`);
           if (r.needsRestart.length) logger.warn(`changed but only applied on restart: ${r.needsRestart.join(', ')}`);
         } catch (err) {
           logger.error(`reload (${why}) failed, keeping the running config: ${(err as Error).message}`);

@@ -132,6 +132,8 @@ export interface BalancerConfig {
   rateLimit: RateLimitConfig;
   /** Where the servers came from (for messages and reload); null when none was read. */
   serversFile: string | null;
+  /** Runtime changes are saved here and restored at start (`--state-file`); null = not kept across restarts. */
+  stateFile: string | null;
   /** Unknown keys and other things worth a line in the log, never fatal. */
   warnings: string[];
 }
@@ -162,6 +164,7 @@ export interface ConfigFlags {
   upstreamCa?: string;
   upstreamInsecure?: boolean;
   adminCors?: string;
+  stateFile?: string;
   allowHosts?: string;
   serverHeader?: string;
   maxHeaders?: number;
@@ -174,7 +177,7 @@ export interface ConfigFlags {
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
-export const DEFAULT_CONFIG: Omit<BalancerConfig, 'servers' | 'serversFile' | 'warnings'> = {
+export const DEFAULT_CONFIG: Omit<BalancerConfig, 'servers' | 'serversFile' | 'stateFile' | 'warnings'> = {
   port: 8080,
   host: '0.0.0.0',
   adminPort: 8081,
@@ -639,6 +642,7 @@ export function resolveConfig({ file, filePath, env, flags }: ResolveInput): Bal
       ...(flags.rateLimitKey !== undefined ? { key: parseHashKey(flags.rateLimitKey, '--rate-limit-key') } : {}),
     },
     serversFile: filePath,
+    stateFile: flags.stateFile ?? envStr(env, 'LB_STATE_FILE') ?? null,
     warnings,
   };
   if (config.adminToken !== null && config.adminToken.trim() === '') {

@@ -82,6 +82,18 @@ export class ServerPool extends EventEmitter<PoolEvents> {
     return server;
   }
 
+  setMaxConns(idOrAddress: string, maxConns: number): Server {
+    const server = this.require(idOrAddress);
+    server.maxConns = maxConns;
+    this.emit('change', this.#servers);
+    return server;
+  }
+
+  /** Risky destinations allowed as servers in this pool (`--allow-hosts`). */
+  get allowHosts(): readonly string[] {
+    return this.#defaults.allowHosts;
+  }
+
   /** Draining: no new requests, in-flight ones finish; undrain puts it back in rotation. */
   setDraining(idOrAddress: string, draining: boolean): Server {
     const server = this.require(idOrAddress);

@@ -102,6 +102,11 @@ export class Server {
     );
   }
 
+  /** What active health checks concluded (rise/fall applied by the checker, the verdict applied by the control plane). */
+  setHealthy(healthy: boolean): void {
+    this.healthy = healthy;
+  }
+
   isFull(): boolean {
     return this.maxConns > 0 && this.activeRequests >= this.maxConns;
   }

@@ -3,7 +3,7 @@
  * a fixed ring of preallocated entries (100 by default), overwritten in place, so recording a request
  * allocates nothing; events are rare and kept in a list of the same bound.
  */
-import type { BalancerEvent, BalancerEventType, HistoryEntry, StatsTotals, StatusClassCounts } from '../shared/api-types.js';
+import type { BalancerEvent, HistoryEntry, StatsTotals, StatusClassCounts } from '../shared/api-types.js';
 import { round } from '../shared/round.js';
 
 export const HISTORY_CAPACITY = 100;
@@ -108,16 +108,19 @@ export class BalancerStats {
     return out;
   }
 
-  event(type: BalancerEventType, server: string | null, detail: string): BalancerEvent {
-    const event: BalancerEvent = { time: new Date().toISOString(), type, server, detail };
+  /** One change from the control plane's stream (already numbered there). */
+  recordEvent(event: BalancerEvent): void {
     this.#events.push(event);
     if (this.#events.length > this.historyCapacity) this.#events.shift();
-    return event;
   }
 
-  /** Oldest first. */
-  events(): BalancerEvent[] {
-    return [...this.#events];
+  /** Oldest first; with `since`, only events with a greater id. */
+  events(since = 0): BalancerEvent[] {
+    return since <= 0 ? [...this.#events] : this.#events.filter((e) => e.id > since);
+  }
+
+  get lastEventId(): number {
+    return this.#events.at(-1)?.id ?? 0;
   }
 
   totals(activeRequests: number, queueLength: number, rateLimited: number): StatsTotals {

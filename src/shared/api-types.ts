@@ -162,20 +162,29 @@ export type BalancerEventType =
   | 'server-draining'
   | 'server-undrained'
   | 'weight-changed'
-  | 'algorithm-switched';
+  | 'max-conns-changed'
+  | 'algorithm-switched'
+  | 'counters-reset'
+  | 'config-reloaded';
 
 export interface BalancerEvent {
+  /** Increases by one per event of this process: `GET /lb/history?since=<id>` returns only newer ones. */
+  id: number;
   time: string;
   type: BalancerEventType;
   server: string | null;
   detail: string;
+  /** The server's state after the event; null for balancer-wide events. */
+  state: ServerState | null;
 }
 
 export interface HistoryResponse {
   capacity: number;
   requests: HistoryEntry[];
-  /** State changes, oldest first, at most `capacity`. */
+  /** State changes, oldest first, at most `capacity` (only those after `since` when it was given). */
   events: BalancerEvent[];
+  /** Id of the newest event so far (0 before any): the next `since`. */
+  lastEventId: number;
 }
 
 export interface HealthResponse {

@@ -4,11 +4,10 @@
  *
  * Probes use their own undici Agent, so they never queue behind real traffic on a busy pool; a probe that
  * hangs fails at `timeoutMs`; a server whose previous probe is still running is skipped, so checks of one
- * server never overlap. Only real transitions are reported. A server coming back up also has its
- * circuit closed.
+ * server never overlap. Only real transitions are reported, as verdicts the control plane applies (it
+ * also closes the circuit of a server that comes back up).
  */
 import { Agent, request } from 'undici';
-import type { BalancerEventType } from '../../shared/api-types.js';
 import type { HealthCheckConfig } from '../config.js';
 import type { ServerPool } from '../pool.js';
 import type { Server } from '../server.js';
@@ -43,22 +42,23 @@ export async function probe(server: Server, config: HealthCheckConfig, dispatche
   }
 }
 
-export type HealthTransitionSink = (type: Extract<BalancerEventType, 'server-up' | 'server-down' | 'circuit-closed'>, server: Server, detail: string) => void;
+/** A server passed `rise` checks (healthy) or failed `fall` checks (not) in a row. */
+export type HealthVerdictSink = (server: Server, healthy: boolean, detail: string) => void;
 
 export class ActiveHealthChecker {
   readonly #pool: ServerPool;
   readonly #config: HealthCheckConfig;
-  readonly #onTransition: HealthTransitionSink;
+  readonly #onVerdict: HealthVerdictSink;
   readonly #agent: Agent;
   readonly #states = new Map<Server, HealthState>();
   readonly #inFlight = new Set<Server>();
   #timer: NodeJS.Timeout | null = null;
   #closed = false;
 
-  constructor(pool: ServerPool, config: HealthCheckConfig, onTransition: HealthTransitionSink, tls: UpstreamTls = { ca: null, rejectUnauthorized: true }) {
+  constructor(pool: ServerPool, config: HealthCheckConfig, onVerdict: HealthVerdictSink, tls: UpstreamTls = { ca: null, rejectUnauthorized: true }) {
     this.#pool = pool;
     this.#config = config;
-    this.#onTransition = onTransition;
+    this.#onVerdict = onVerdict;
     // One connection per server, kept alive between checks, apart from the traffic pools.
     this.#agent = new Agent({ connections: 1, keepAliveTimeout: Math.max(config.intervalMs * 2, 4000), connect: connectOptions(config.timeoutMs, tls) });
     pool.on('server-removed', (server) => this.#states.delete(server));
@@ -107,17 +107,10 @@ export class ActiveHealthChecker {
         consecutiveSuccesses: state.consecutiveSuccesses,
       };
       if (flipped) {
-        server.healthy = state.healthy;
         const detail = state.healthy
           ? `${this.#config.rise} checks passed (${result.detail})`
           : `${this.#config.fall} checks failed (last: ${result.detail})`;
-        this.#onTransition(state.healthy ? 'server-up' : 'server-down', server, detail);
-        // A server that passes `rise` checks is back, whatever its circuit remembers from before: like
-        // Envoy's successful_active_health_check_uneject_host, un-eject it instead of waiting for a trial.
-        if (state.healthy && !server.circuit.isClosed) {
-          server.circuit.reset();
-          this.#onTransition('circuit-closed', server, 'active health checks passed');
-        }
+        this.#onVerdict(server, state.healthy, detail);
       }
     } finally {
       this.#inFlight.delete(server);

@@ -1,0 +1,155 @@
+/**
+ * The control plane: every change is a command, every effect one numbered event; a reload applies the
+ * file's changes and keeps the operator's; runtime changes survive a restart with --state-file.
+ */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { BalancerHandle } from '../../src/balancer/balancer.js';
+import { resolveConfig, type ConfigFlags } from '../../src/balancer/config.js';
+import type { ChangeEvent } from '../../src/balancer/control/commands.js';
+import type { HistoryResponse } from '../../src/shared/api-types.js';
+import { closedAfterEach, waitFor } from '../helpers/servers.js';
+import { tempDir } from '../helpers/temp.js';
+
+const scope = closedAfterEach();
+
+const fileConfig = (file: unknown, flags: ConfigFlags = {}) =>
+  resolveConfig({ file, filePath: null, env: {}, flags: { port: 0, host: '127.0.0.1', adminPort: 0, healthCheck: false, ...flags } });
+
+const servers = (lb: BalancerHandle) => lb.pool.servers.map((s) => `${s.id}:w${s.weight}${s.draining ? ':drain' : ''}`);
+
+const a = { host: '127.0.0.1', port: 3001, name: 'a' };
+const b = { host: '127.0.0.1', port: 3002, name: 'b' };
+const c = { host: '127.0.0.1', port: 3003, name: 'c' };
+
+describe('commands and change events', () => {
+  it('each command emits one numbered event per effect, with the state after it', async () => {
+    const lb = await scope.startLb([], { file: [a, b] });
+    const events: ChangeEvent[] = [];
+    lb.control.on('change', (e) => events.push(e));
+    lb.apply({ type: 'addServer', server: c });
+    lb.apply({ type: 'updateServer', server: 'c', weight: 5, drain: true, maxConns: 7 });
+    lb.apply({ type: 'updateServer', server: 'c', weight: 5 });
+    lb.apply({ type: 'setAlgorithm', algorithm: 'weighted' });
+    lb.apply({ type: 'setHealth', server: 'a', healthy: false, detail: '3 checks failed' });
+    lb.apply({ type: 'removeServer', server: '127.0.0.1:3003' });
+    lb.apply({ type: 'reset' });
+    expect(events.map((e) => [e.type, e.server, e.detail, e.state])).toEqual([
+      ['server-added', 'c', 'http://127.0.0.1:3003, weight 1', 'up'],
+      ['weight-changed', 'c', '1 -> 5', 'up'],
+      ['max-conns-changed', 'c', '0 -> 7', 'up'],
+      ['server-draining', 'c', '0 in flight', 'drained'],
+      ['algorithm-switched', null, 'round_robin -> weighted', null],
+      ['server-down', 'a', '3 checks failed', 'down'],
+      ['server-removed', 'c', '0 in-flight requests finish', 'drained'],
+      ['counters-reset', null, 'counters, history and sessions', null],
+    ]);
+    // An update that changes nothing emits nothing; ids are consecutive.
+    expect(events.map((e) => e.id)).toEqual(events.map((_, i) => events[0]!.id + i));
+  });
+
+  it('serves events after a cursor: GET /lb/history?since=<id>', async () => {
+    const lb = await scope.startLb([], { file: [a] });
+    lb.apply({ type: 'addServer', server: b });
+    const first = (await (await fetch(`${lb.adminUrl}/lb/history`)).json()) as HistoryResponse;
+    expect(first.events.map((e) => e.type)).toEqual(['server-added']);
+    lb.apply({ type: 'setHealth', server: 'b', healthy: false, detail: 'x' });
+    lb.apply({ type: 'setHealth', server: 'b', healthy: true, detail: 'y' });
+    const next = (await (await fetch(`${lb.adminUrl}/lb/history?since=${first.lastEventId}`)).json()) as HistoryResponse;
+    // A down -> up flap between two polls shows as both events.
+    expect(next.events.map((e) => [e.type, e.state])).toEqual([
+      ['server-down', 'down'],
+      ['server-up', 'up'],
+    ]);
+    expect(next.lastEventId).toBe(first.lastEventId + 2);
+    for (const bad of ['-1', 'x', '1e3', '9'.repeat(20)]) expect((await fetch(`${lb.adminUrl}/lb/history?since=${bad}`)).status).toBe(400);
+  });
+});
+
+describe('a reload applies what changed in the file and keeps runtime changes', () => {
+  const reload = (lb: BalancerHandle, file: unknown) => lb.reload(fileConfig(file));
+
+  it('keeps a server added, a server removed and a weight set at runtime when the file did not touch them', async () => {
+    const lb = await scope.startLb([], { file: [a, b] });
+    lb.apply({ type: 'addServer', server: c });
+    lb.apply({ type: 'removeServer', server: 'b' });
+    lb.apply({ type: 'updateServer', server: 'a', weight: 4 });
+    lb.apply({ type: 'setAlgorithm', algorithm: 'least_connections' });
+    const report = reload(lb, [a, b]);
+    expect(servers(lb)).toEqual(['a:w4', 'c:w1']);
+    expect(lb.algorithm()).toBe('least_connections');
+    expect(report.keptRuntime).toEqual(['c added', 'b removed', 'a weight 4', 'algorithm least_connections']);
+    expect(report.overridden).toEqual([]);
+  });
+
+  it('lets the file win for the servers it changed, and says so', async () => {
+    const lb = await scope.startLb([], { file: { servers: [a, b], load_balancer: { algorithm: 'round_robin' } } });
+    lb.apply({ type: 'updateServer', server: 'a', weight: 4 });
+    lb.apply({ type: 'removeServer', server: 'b' });
+    lb.apply({ type: 'addServer', server: c });
+    lb.apply({ type: 'setAlgorithm', algorithm: 'least_connections' });
+    const report = reload(lb, { servers: [{ ...a, weight: 2 }, { ...b, weight: 3 }, c], load_balancer: { algorithm: 'p2c' } });
+    expect(servers(lb)).toEqual(['a:w2', 'c:w1', 'b:w3']);
+    expect(lb.algorithm()).toBe('p2c');
+    expect(report.overridden).toEqual([
+      'a: weight and max_conns from the file',
+      'b: removed at runtime, back from the file',
+      'c: added at runtime, now in the file',
+      'algorithm: p2c from the file',
+    ]);
+    expect(report.keptRuntime).toEqual([]);
+    // From now on c is the file's: removing it from the file removes it.
+    reload(lb, { servers: [{ ...a, weight: 2 }, { ...b, weight: 3 }], load_balancer: { algorithm: 'p2c' } });
+    expect(servers(lb)).toEqual(['a:w2', 'b:w3']);
+  });
+
+  it('removes a server the file removed, even one re-weighted at runtime', async () => {
+    const lb = await scope.startLb([], { file: [a, b] });
+    lb.apply({ type: 'updateServer', server: 'b', weight: 9 });
+    const report = reload(lb, [a]);
+    expect(servers(lb)).toEqual(['a:w1']);
+    expect(report.removed).toEqual(['b']);
+    expect(report.overridden).toEqual(['b: the file removed it']);
+  });
+
+  it('refuses a reload whose new server clashes with a runtime one, and changes nothing', async () => {
+    const lb = await scope.startLb([], { file: [a] });
+    lb.apply({ type: 'addServer', server: { host: '127.0.0.1', port: 3003, name: 'runtime-c' } });
+    expect(() => reload(lb, [{ ...a, weight: 7 }, c])).toThrow('servers[1]: c clashes with runtime-c, in the pool since a runtime change; remove it first');
+    expect(servers(lb)).toEqual(['a:w1', 'runtime-c:w1']);
+  });
+});
+
+describe('through lb serve, as a new user', () => {
+  it('a server added through the admin API survives kill -HUP (the log says so), shows in GET /lb/config, and survives a restart with --state-file', async () => {
+    const dir = await tempDir();
+    const file = join(dir, 'servers.json');
+    const stateFile = join(dir, 'state.json');
+    await writeFile(file, JSON.stringify({ servers: [a], sticky_sessions: { mode: 'cookie', secret: 'do-not-show' } }));
+    const args = ['serve', '--servers', file, '--port', '0', '--admin-port', '0', '--no-health-check', '--state-file', stateFile, '--admin-token', 'tok-123'];
+    const auth = { authorization: 'Bearer tok-123', 'content-type': 'application/json' };
+    const first = scope.spawnLb(args);
+    const [, adminUrl] = await first.waitForOutput(/admin API: (http:\/\/\S+)\/lb\/stats/);
+    const added = await fetch(`${adminUrl}/lb/add-server`, { method: 'POST', headers: auth, body: JSON.stringify({ host: '127.0.0.1', port: 3009, weight: 3 }) });
+    expect(added.status).toBe(201);
+    first.child.kill('SIGHUP');
+    await waitFor('the reload log line', () => /reloaded \(SIGHUP\): kept runtime changes: 127\.0\.0\.1:3009 added/.test(first.stderr()));
+    const config = (await (await fetch(`${adminUrl}/lb/config`, { headers: auth })).json()) as { servers: unknown[]; admin: { token: string }; sticky_sessions: { secret: string } };
+    expect(config.servers).toEqual([
+      { host: '127.0.0.1', port: 3001, weight: 1, name: 'a' },
+      { host: '127.0.0.1', port: 3009, weight: 3 },
+    ]);
+    expect(config.admin.token).toBe('<redacted>');
+    expect(config.sticky_sessions.secret).toBe('<redacted>');
+    await first.stop('SIGTERM');
+
+    const second = scope.spawnLb(args);
+    const [, secondAdmin] = await second.waitForOutput(/admin API: (http:\/\/\S+)\/lb\/stats/);
+    const stats = (await (await fetch(`${secondAdmin}/lb/stats`, { headers: auth })).json()) as { servers: Array<{ id: string; weight: number }> };
+    expect(stats.servers.map((s) => [s.id, s.weight])).toEqual([
+      ['a', 1],
+      ['127.0.0.1:3009', 3],
+    ]);
+  });
+});
