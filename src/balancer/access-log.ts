@@ -5,9 +5,13 @@
  * never queued without limit in memory.
  */
 import type { Writable } from 'node:stream';
+import { round } from '../shared/round.js';
+import type { RequestOutcome } from './outcome.js';
 
 export interface AccessEntry {
   time: string;
+  /** `http`, or `websocket` for an upgrade (logged when the tunnel closes). */
+  kind: RequestOutcome['kind'];
   client: string;
   method: string;
   path: string;
@@ -39,6 +43,23 @@ export class AccessLog {
       return;
     }
     this.#stream.write(`${JSON.stringify(entry)}\n`);
+  }
+
+  /** The access-log sink of the outcome stream. */
+  record(o: RequestOutcome): void {
+    this.write({
+      time: new Date().toISOString(),
+      kind: o.kind,
+      client: o.clientIp,
+      method: o.method,
+      path: o.path,
+      status: o.status,
+      server: o.server?.id ?? null,
+      duration_ms: round(o.durationMs),
+      bytes: o.bytesOut,
+      retries: o.attempts > 1 ? o.attempts - 1 : 0,
+      error: o.error,
+    });
   }
 
   /** Flushes and closes the stream, unless the process owns it. */

@@ -29,11 +29,12 @@ import { PassiveHealth } from './health/passive.js';
 import { BalancerMetrics } from './metrics.js';
 import { ServerPool } from './pool.js';
 import type { AccessLog } from './access-log.js';
-import { createProxyHandler, type InflightCounter, type ProxyDeps, type ProxyOptions, type RequestEvent } from './proxy.js';
+import { createProxyHandler, type InflightCounter, type ProxyDeps, type ProxyOptions } from './proxy.js';
 import { RequestQueue } from './request-queue.js';
 import { RetryBudget } from './retry-budget.js';
 import type { Server } from './server.js';
 import { BalancerStats } from './stats.js';
+import { requestEventOf, type OutcomeSink, type RequestEvent } from './outcome.js';
 import { StickySessions } from './sticky.js';
 import { Upstreams, type UpstreamTls } from './upstreams.js';
 import { createUpgradeHandler } from './websocket.js';
@@ -161,6 +162,9 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
   const uptimeSeconds = (): number => Math.round((Date.now() - startedAt.getTime()) / 100) / 10;
   const activeRequests = (): number => pool.servers.reduce((sum, s) => sum + s.activeRequests, 0);
 
+  // The sinks of the outcome stream, one call each per finished request.
+  const accessLog = options.accessLog ?? null;
+  let onRequest: OutcomeSink | null = null;
   const deps: ProxyDeps = {
     pool,
     algorithm: () => control.algorithm,
@@ -172,9 +176,12 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
     passive,
     retryBudget,
     queue,
-    metrics,
-    accessLog: options.accessLog ?? null,
-    onRequest: null,
+    finished: (outcome) => {
+      stats.record(outcome);
+      metrics.record(outcome);
+      if (accessLog !== null) accessLog.record(outcome);
+      if (onRequest !== null) onRequest(outcome);
+    },
     rateLimiter,
     rateLimitKey: config.rateLimit.key,
   };
@@ -182,10 +189,10 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
   // EventEmitter's own newListener/removeListener events, hence the plain view of it.)
   const plain = emitter as EventEmitter;
   plain.on('newListener', (name: string | symbol) => {
-    if (name === 'request') deps.onRequest = (e) => emitter.emit('request', e);
+    if (name === 'request') onRequest = (o) => emitter.emit('request', requestEventOf(o));
   });
   plain.on('removeListener', (name: string | symbol) => {
-    if (name === 'request' && emitter.listenerCount('request') === 0) deps.onRequest = null;
+    if (name === 'request' && emitter.listenerCount('request') === 0) onRequest = null;
   });
   // Mutable on purpose: a reload changes timeouts and retries for the next requests.
   const scheme = tlsFiles.cert === null ? 'http' : 'https';
@@ -220,7 +227,7 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
   traffic.maxHeadersCount = config.limits.maxHeaders + 1;
   traffic.on('connection', (socket: Socket) => {
     if (clientConnections !== null && !clientConnections.admit(socket)) {
-      stats.connectionsRejected += 1;
+      stats.count('connectionsRejected');
       socket.destroy();
       return;
     }
@@ -274,10 +281,10 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
         };
       }
       return {
-        total_requests: stats.requests,
-        successful_requests: stats.successes,
-        failed_requests: stats.failures,
-        error_rate: stats.requests === 0 ? 0 : stats.failures / stats.requests,
+        total_requests: stats.counters.requests,
+        successful_requests: stats.counters.successes,
+        failed_requests: stats.counters.failures,
+        error_rate: stats.counters.requests === 0 ? 0 : stats.counters.failures / stats.counters.requests,
         algorithm: control.algorithm.name,
         servers,
       };

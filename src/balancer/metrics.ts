@@ -15,6 +15,7 @@ import type { ServerPool } from './pool.js';
 import type { Server } from './server.js';
 import type { BalancerStats } from './stats.js';
 import type { RateLimiter } from './edge/rate-limit.js';
+import type { RequestOutcome } from './outcome.js';
 
 const METHOD_CLASSES = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'other'] as const;
 const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
@@ -148,16 +149,16 @@ export class BalancerMetrics {
         },
       });
     };
-    total('lb_retries_total', 'Requests sent again to another server after a failed connection.', () => stats.retries);
-    total('lb_retries_skipped_total', 'Retries refused by the retry budget.', () => stats.retriesSkipped);
-    total('lb_upstream_timeouts_total', 'Requests answered 504: the server did not answer in time.', () => stats.upstreamTimeouts);
-    total('lb_upstream_errors_total', 'Requests whose server failed (502, or cut mid-answer).', () => stats.upstreamErrors);
-    total('lb_no_server_total', 'Requests answered 503: no server available.', () => stats.noServerAvailable);
-    total('lb_client_aborts_total', 'Requests whose client went away before the answer.', () => stats.clientAborts);
-    total('lb_internal_errors_total', 'Bugs caught on the traffic path; each cost one request a 502, never the process.', () => stats.internalErrors);
-    total('lb_bad_requests_total', 'Requests refused by lb as not forwardable (400 target or Host, 431 too many headers).', () => stats.badRequests);
+    total('lb_retries_total', 'Requests sent again to another server after a failed connection.', () => stats.counters.retries);
+    total('lb_retries_skipped_total', 'Retries refused by the retry budget.', () => stats.counters.retriesSkipped);
+    total('lb_upstream_timeouts_total', 'Requests answered 504: the server did not answer in time.', () => stats.counters.upstreamTimeouts);
+    total('lb_upstream_errors_total', 'Requests whose server failed (502, or cut mid-answer).', () => stats.counters.upstreamErrors);
+    total('lb_no_server_total', 'Requests answered 503: no server available.', () => stats.counters.noServerAvailable);
+    total('lb_client_aborts_total', 'Requests whose client went away before the answer.', () => stats.counters.clientAborts);
+    total('lb_internal_errors_total', 'Bugs caught on the traffic path; each cost one request a 502, never the process.', () => stats.counters.internalErrors);
+    total('lb_bad_requests_total', 'Requests refused by lb as not forwardable (400 target or Host, 431 too many headers).', () => stats.counters.badRequests);
     total('lb_rate_limited_total', 'Requests refused by the per-client rate limit (429).', () => sources.rateLimiter?.limited ?? 0);
-    total('lb_client_connections_rejected_total', 'Client connections closed at accept: their address had max_conns_per_client open.', () => stats.connectionsRejected);
+    total('lb_client_connections_rejected_total', 'Client connections closed at accept: their address had max_conns_per_client open.', () => stats.counters.connectionsRejected);
     total('lb_client_received_bytes_total', 'Bytes read from client connections (requests, headers included).', () => this.#bytes('in'));
     total('lb_client_sent_bytes_total', 'Bytes written to client connections (answers, headers included).', () => this.#bytes('out'));
     const gauge = (name: string, help: string, value: () => number): void => {
@@ -179,8 +180,8 @@ export class BalancerMetrics {
     pool.on('server-removed', (server) => this.#tallies.delete(server));
   }
 
-  /** One client request answered: `server` null when the balancer answered without one. */
-  requestFinished(server: Server | null, method: string, status: number, durationMs: number): void {
+  /** The metrics sink of the outcome stream: `server` null when the balancer answered without one. */
+  record({ server, method, status, durationMs }: RequestOutcome): void {
     let tally = this.#tallies.get(server);
     if (tally === undefined) {
       tally = {

@@ -32,11 +32,9 @@ import type { RateLimiter } from './edge/rate-limit.js';
 import { hashKeyOf, type HashKeySpec } from './hash-key.js';
 import { httpStatusOf } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
-import { round } from '../shared/round.js';
 import type { BalancingAlgorithm, RequestContext } from './algorithms/index.js';
-import type { AccessLog } from './access-log.js';
 import type { PassiveHealth } from './health/passive.js';
-import type { BalancerMetrics } from './metrics.js';
+import type { OutcomeSink } from './outcome.js';
 import type { ServerPool } from './pool.js';
 import type { RequestQueue, Waiter } from './request-queue.js';
 import type { RetryBudget } from './retry-budget.js';
@@ -78,24 +76,11 @@ export interface ProxyDeps {
   passive: PassiveHealth;
   retryBudget: RetryBudget;
   queue: RequestQueue;
-  metrics: BalancerMetrics;
-  accessLog: AccessLog | null;
-  /** The embedding API's `request` event; null when nobody listens, so the hot path skips it. */
-  onRequest: ((event: RequestEvent) => void) | null;
+  /** Where each request's one outcome goes (stats, metrics, access log, events: wired in balancer.ts). */
+  finished: OutcomeSink;
   /** Null when rate limiting is off. */
   rateLimiter: RateLimiter | null;
   rateLimitKey: HashKeySpec;
-}
-
-/** What an embedding application hears about each request (the seed's monitoring callback). */
-export interface RequestEvent {
-  server: string | null;
-  ok: boolean;
-  status: number;
-  durationMs: number;
-  method: string;
-  path: string;
-  retries: number;
 }
 
 /** RFC 9110 §7.6.1 hop-by-hop fields, plus the legacy ones proxies still see. Lower case. */
@@ -113,8 +98,6 @@ const HOP_BY_HOP = new Set([
   'expect',
 ]);
 
-/** nginx's status for a client that closed the connection before the answer. */
-const CLIENT_CLOSED_REQUEST = 499;
 
 const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
@@ -148,7 +131,7 @@ export function mayRetry(
   if (attempts > retries || !replayable) return false;
   if (!CONNECT_ERRORS.has(code) && !(RESET_ERRORS.has(code) && IDEMPOTENT_METHODS.has(method))) return false;
   if (deps.retryBudget.tryRetry(performance.now())) return true;
-  deps.stats.retriesSkipped += 1;
+  deps.stats.count('retriesSkipped');
   return false;
 }
 
@@ -175,10 +158,7 @@ export interface FrontRefusal extends Refusal {
 export function admit(deps: Pick<ProxyDeps, 'stats' | 'rateLimiter' | 'rateLimitKey'>, options: Pick<ProxyOptions, 'maxHeaders'>, req: IncomingMessage): { ctx: RequestContext; refusal: FrontRefusal | null } {
   const refusal = checkRequest(req, options.maxHeaders);
   const ctx = contextOf(req);
-  if (refusal !== null) {
-    deps.stats.badRequests += 1;
-    return { ctx, refusal };
-  }
+  if (refusal !== null) return { ctx, refusal };
   const limiter = deps.rateLimiter;
   if (limiter !== null) {
     const decision = limiter.take(hashKeyOf(deps.rateLimitKey, ctx), performance.now());
@@ -219,7 +199,7 @@ export function createProxyHandler(deps: ProxyDeps, options: ProxyOptions): Prox
 
 /** A bug before the exchange existed: count it, log it, answer 502 if still possible. */
 function lastResort(deps: Pick<ProxyDeps, 'stats' | 'logger'>, res: ServerResponse, bug: unknown): void {
-  deps.stats.internalErrors += 1;
+  deps.stats.count('internalErrors');
   deps.logger.error(`internal error before routing: ${(bug as Error)?.stack ?? String(bug)}`);
   try {
     if (!res.headersSent) res.writeHead(502, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'LB_PROXY_INTERNAL', message: 'internal error in the balancer' } }));
@@ -255,6 +235,8 @@ class ProxyExchange implements Dispatcher.DispatchHandler, Waiter {
   #informational = false;
   #waitingForDrain = false;
   #queued = false;
+  /** Waited in the queue at some point (for the outcome). */
+  #waited = false;
   #done = false;
 
   readonly #id = ++requestSequence;
@@ -287,7 +269,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler, Waiter {
   internalError(bug: unknown, where: string): void {
     const deps = this.#deps;
     try {
-      deps.stats.internalErrors += 1;
+      deps.stats.count('internalErrors');
       deps.logger.error(`internal error in ${where}, request #${this.#id} ${this.#ctx.method} ${this.#ctx.path.slice(0, 256)}: ${(bug as Error)?.stack ?? String(bug)}`);
       this.#finishAttempt('abandoned', 'LB_PROXY_INTERNAL');
       if (this.#res.headersSent) {
@@ -310,17 +292,16 @@ class ProxyExchange implements Dispatcher.DispatchHandler, Waiter {
       this.#dispatch(server);
       return;
     }
-    const { pool, queue, stats } = this.#deps;
+    const { pool, queue } = this.#deps;
     if (pool.servers.some((s) => s.isFull() && s.enabled && s.healthy)) {
       if (queue.enqueue(this, requeueAtFront)) {
-        if (!requeueAtFront) stats.queued += 1;
         this.#queued = true;
+        this.#waited = true;
         return;
       }
       this.#respondWithError('LB_QUEUE_FULL', `every server is at max_conns and ${queue.maxLength} requests already wait`, null);
       return;
     }
-    stats.noServerAvailable += 1;
     this.#respondWithError('LB_NO_AVAILABLE_SERVER', 'no server is available to take the request', null);
   }
 
@@ -339,7 +320,6 @@ class ProxyExchange implements Dispatcher.DispatchHandler, Waiter {
     this.#queued = false;
     if (this.#done) return;
     try {
-      this.#deps.stats.queueTimeouts += 1;
       this.#respondWithError('LB_QUEUE_TIMEOUT', `no server had a free slot within ${this.#deps.queue.timeoutMs} ms`, null);
     } catch (bug) {
       this.internalError(bug, 'expire');
@@ -457,7 +437,6 @@ class ProxyExchange implements Dispatcher.DispatchHandler, Waiter {
     }
     if (CLIENT_FAULT_ERRORS.has(code) && !this.#responded && failed !== null) {
       this.#finishAttempt('abandoned', null);
-      this.#deps.stats.badRequests += 1;
       this.#respondWithError('LB_BAD_REQUEST', `request cannot be forwarded: ${err.message}`, null);
       return;
     }
@@ -465,7 +444,6 @@ class ProxyExchange implements Dispatcher.DispatchHandler, Waiter {
     this.#finishAttempt('failed', code);
     if (this.#responded || failed === null) {
       // Part of the answer is already on its way: the only honest signal left is a cut connection.
-      this.#deps.stats.upstreamErrors += 1;
       this.#res.destroy(err);
       this.#finish(this.#status, lbCode);
       return;
@@ -476,14 +454,11 @@ class ProxyExchange implements Dispatcher.DispatchHandler, Waiter {
       this.#ctx.exclude = tried;
       const next = this.#pick();
       if (next !== undefined) {
-        this.#deps.stats.retries += 1;
         this.#deps.logger.debug(`retry ${this.#ctx.method} ${this.#ctx.path}: ${failed.id} failed (${code}), trying ${next.id}`);
         this.#dispatch(next);
         return;
       }
     }
-    if (lbCode === 'LB_UPSTREAM_TIMEOUT') this.#deps.stats.upstreamTimeouts += 1;
-    else this.#deps.stats.upstreamErrors += 1;
     this.#respondWithError(lbCode, upstreamFailureMessage(this.#options, failed, lbCode, code), serverLabel(this.#options.serverHeader, failed));
   }
 
@@ -513,8 +488,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler, Waiter {
       if (this.#res.writableFinished || this.#done) return;
       // The client went away before its answer was complete: stop the server's work too. Before any answer
       // it is recorded as 499, nginx's "client closed request": not a server failure.
-      this.#deps.stats.clientAborts += 1;
-      this.#finish(this.#responded ? this.#status : CLIENT_CLOSED_REQUEST, 'LB_CLIENT_GONE');
+      this.#finish(this.#responded ? this.#status : httpStatusOf('LB_CLIENT_GONE'), 'LB_CLIENT_GONE');
       this.#abort?.(new Error('client closed the connection'));
     } catch (bug) {
       this.internalError(bug, 'client close');
@@ -554,33 +528,23 @@ class ProxyExchange implements Dispatcher.DispatchHandler, Waiter {
     this.#finish(status, code);
   }
 
-  #finish(status: number, error: string | null): void {
+  #finish(status: number, error: LbErrorCode | null): void {
     if (this.#done) return;
     this.#done = true;
-    const retries = this.#attempts > 0 ? this.#attempts - 1 : 0;
-    const durationMs = performance.now() - this.#startedAt;
-    const serverId = this.#lastServer?.id ?? null;
-    const { stats, metrics, accessLog, onRequest } = this.#deps;
-    stats.record(this.#ctx.method, this.#ctx.path, serverId, status, durationMs, retries, error);
-    metrics.requestFinished(this.#lastServer, this.#ctx.method, status, durationMs);
-    if (accessLog !== null) {
-      accessLog.write({
-        time: new Date().toISOString(),
-        client: this.#ctx.clientIp,
-        method: this.#ctx.method,
-        path: this.#ctx.path,
-        status,
-        server: serverId,
-        duration_ms: round(durationMs),
-        bytes: this.#bytesOut,
-        retries,
-        error,
-      });
-    }
-    if (onRequest !== null) {
-      const ok = status > 0 && status < 500;
-      onRequest({ server: serverId, ok, status, durationMs, method: this.#ctx.method, path: this.#ctx.path, retries });
-    }
+    const ctx = this.#ctx;
+    this.#deps.finished({
+      kind: 'http',
+      method: ctx.method,
+      path: ctx.path,
+      clientIp: ctx.clientIp,
+      server: this.#lastServer,
+      status,
+      attempts: this.#attempts,
+      queued: this.#waited,
+      durationMs: performance.now() - this.#startedAt,
+      bytesOut: this.#bytesOut,
+      error,
+    });
   }
 }
 

@@ -3,6 +3,8 @@
  * a fixed ring of preallocated entries (100 by default), overwritten in place, so recording a request
  * allocates nothing; events are rare and kept in a list of the same bound.
  */
+import type { LbErrorCode } from '../shared/errors.js';
+import type { RequestOutcome } from './outcome.js';
 import type { BalancerEvent, HistoryEntry, StatsTotals, StatusClassCounts } from '../shared/api-types.js';
 import { round } from '../shared/round.js';
 
@@ -22,24 +24,61 @@ interface HistorySlot {
 /** Longer paths are cut in the history: it is for eyes, and a bound keeps the ring's memory bounded. */
 const MAX_HISTORY_PATH = 256;
 
-export class BalancerStats {
-  requests = 0;
-  successes = 0;
-  failures = 0;
-  retries = 0;
-  noServerAvailable = 0;
-  upstreamTimeouts = 0;
-  upstreamErrors = 0;
-  clientAborts = 0;
-  retriesSkipped = 0;
-  queued = 0;
-  queueTimeouts = 0;
+/** Counters kept as plain numbers: most are derived from outcomes, a few are counted where they happen. */
+export interface StatsCounters {
+  requests: number;
+  successes: number;
+  failures: number;
+  /** Attempts beyond the first, summed over requests. */
+  retries: number;
+  noServerAvailable: number;
+  upstreamTimeouts: number;
+  upstreamErrors: number;
+  clientAborts: number;
+  /** Retries the retry budget refused. */
+  retriesSkipped: number;
+  queued: number;
+  queueTimeouts: number;
   /** Requests lb refused at the front as not forwardable (400, 431). */
-  badRequests = 0;
+  badRequests: number;
   /** Bugs caught on the traffic path (each cost one request a 502). */
-  internalErrors = 0;
+  internalErrors: number;
   /** Connections closed at once: their client already had its max_conns_per_client open. */
-  connectionsRejected = 0;
+  connectionsRejected: number;
+}
+
+/** Which counter an outcome's error adds to. */
+const COUNTER_OF_ERROR: Partial<Record<LbErrorCode, keyof StatsCounters>> = {
+  LB_NO_AVAILABLE_SERVER: 'noServerAvailable',
+  LB_QUEUE_TIMEOUT: 'queueTimeouts',
+  LB_UPSTREAM_TIMEOUT: 'upstreamTimeouts',
+  LB_UPSTREAM_ERROR: 'upstreamErrors',
+  LB_UPSTREAM_CONNECT: 'upstreamErrors',
+  LB_UPSTREAM_BAD_RESPONSE: 'upstreamErrors',
+  LB_CLIENT_GONE: 'clientAborts',
+  LB_BAD_REQUEST: 'badRequests',
+  LB_HEADERS_TOO_LARGE: 'badRequests',
+};
+
+const zeroCounters = (): StatsCounters => ({
+  requests: 0,
+  successes: 0,
+  failures: 0,
+  retries: 0,
+  noServerAvailable: 0,
+  upstreamTimeouts: 0,
+  upstreamErrors: 0,
+  clientAborts: 0,
+  retriesSkipped: 0,
+  queued: 0,
+  queueTimeouts: 0,
+  badRequests: 0,
+  internalErrors: 0,
+  connectionsRejected: 0,
+});
+
+export class BalancerStats {
+  #counters = zeroCounters();
   readonly #events: BalancerEvent[] = [];
   readonly #status: [number, number, number, number, number] = [0, 0, 0, 0, 0];
   readonly #ring: HistorySlot[];
@@ -59,30 +98,40 @@ export class BalancerStats {
     }));
   }
 
-  /** One finished client request, whatever its outcome. */
-  record(
-    method: string,
-    path: string,
-    server: string | null,
-    status: number,
-    durationMs: number,
-    retries: number,
-    error: string | null,
-  ): void {
-    this.requests += 1;
-    if (status >= 500 || status === 0) this.failures += 1;
-    else this.successes += 1;
+  /** A read-only view of the counters. */
+  get counters(): Readonly<StatsCounters> {
+    return this.#counters;
+  }
+
+  /** Something counted where it happens rather than from an outcome (a refused retry, a rejected connection). */
+  count(name: 'retriesSkipped' | 'internalErrors' | 'connectionsRejected'): void {
+    this.#counters[name] += 1;
+  }
+
+  /** One finished client request, whatever its outcome: the stats sink of the outcome stream. */
+  record(outcome: RequestOutcome): void {
+    const c = this.#counters;
+    const { status, error } = outcome;
+    c.requests += 1;
+    if (status >= 500 || status === 0) c.failures += 1;
+    else c.successes += 1;
+    if (outcome.attempts > 1) c.retries += outcome.attempts - 1;
+    if (outcome.queued) c.queued += 1;
+    if (error !== null) {
+      const counter = COUNTER_OF_ERROR[error];
+      if (counter !== undefined) c[counter] += 1;
+    }
     const statusClass = Math.floor(status / 100) - 1;
     if (statusClass >= 0 && statusClass < 5) this.#status[statusClass as 0 | 1 | 2 | 3 | 4] += 1;
     if (this.historyCapacity === 0) return;
     const slot = this.#ring[this.#ringNext]!;
     slot.timeMs = Date.now();
-    slot.method = method;
-    slot.path = path.length > MAX_HISTORY_PATH ? path.slice(0, MAX_HISTORY_PATH) : path;
-    slot.server = server;
+    slot.method = outcome.method;
+    slot.path = outcome.path.length > MAX_HISTORY_PATH ? outcome.path.slice(0, MAX_HISTORY_PATH) : outcome.path;
+    slot.server = outcome.server?.id ?? null;
     slot.status = status;
-    slot.durationMs = durationMs;
-    slot.retries = retries;
+    slot.durationMs = outcome.durationMs;
+    slot.retries = outcome.attempts > 1 ? outcome.attempts - 1 : 0;
     slot.error = error;
     this.#ringNext = (this.#ringNext + 1) % this.historyCapacity;
     if (this.#ringSize < this.historyCapacity) this.#ringSize += 1;
@@ -126,44 +175,19 @@ export class BalancerStats {
   totals(activeRequests: number, queueLength: number, rateLimited: number): StatsTotals {
     const [s1, s2, s3, s4, s5] = this.#status;
     const status: StatusClassCounts = { '1xx': s1, '2xx': s2, '3xx': s3, '4xx': s4, '5xx': s5 };
+    const c = this.#counters;
     return {
-      requests: this.requests,
-      successes: this.successes,
-      failures: this.failures,
-      errorRate: this.requests === 0 ? 0 : this.failures / this.requests,
+      ...c,
+      errorRate: c.requests === 0 ? 0 : c.failures / c.requests,
       activeRequests,
-      retries: this.retries,
-      noServerAvailable: this.noServerAvailable,
-      upstreamTimeouts: this.upstreamTimeouts,
-      upstreamErrors: this.upstreamErrors,
-      clientAborts: this.clientAborts,
-      retriesSkipped: this.retriesSkipped,
-      queued: this.queued,
-      queueTimeouts: this.queueTimeouts,
       queueLength,
-      badRequests: this.badRequests,
       rateLimited,
-      internalErrors: this.internalErrors,
-      connectionsRejected: this.connectionsRejected,
       status,
     };
   }
 
   reset(): void {
-    this.requests = 0;
-    this.successes = 0;
-    this.failures = 0;
-    this.retries = 0;
-    this.noServerAvailable = 0;
-    this.upstreamTimeouts = 0;
-    this.upstreamErrors = 0;
-    this.clientAborts = 0;
-    this.retriesSkipped = 0;
-    this.queued = 0;
-    this.queueTimeouts = 0;
-    this.badRequests = 0;
-    this.internalErrors = 0;
-    this.connectionsRejected = 0;
+    this.#counters = zeroCounters();
     this.#status.fill(0);
     this.#ringNext = 0;
     this.#ringSize = 0;

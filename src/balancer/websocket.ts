@@ -39,7 +39,7 @@ export function createUpgradeHandler(deps: ProxyDeps, options: ProxyOptions, tls
       try {
         fn(...args);
       } catch (bug) {
-        deps.stats.internalErrors += 1;
+        deps.stats.count('internalErrors');
         deps.logger.error(`internal error in an upgrade ${req.method ?? ''} ${(req.url ?? '').slice(0, 256)}: ${(bug as Error)?.stack ?? String(bug)}`);
         socket.destroy();
       }
@@ -65,6 +65,25 @@ function tunnel(deps: ProxyDeps, options: ProxyOptions, tls: UpstreamTls, req: I
   let tried: Set<Server> | null = null;
   let clientGone = false;
   socket.once('close', () => (clientGone = true));
+  let reported = false;
+  /** The upgrade's one outcome: when the answer was relayed, the tunnel closed, or it failed. */
+  const done = (status: number, server: Server | null, error: LbErrorCode | null): void => {
+    if (reported) return;
+    reported = true;
+    deps.finished({
+      kind: 'websocket',
+      method: ctx.method,
+      path: ctx.path,
+      clientIp: ctx.clientIp,
+      server,
+      status,
+      attempts,
+      queued: false,
+      durationMs: performance.now() - startedAt,
+      bytesOut: (socket as Socket).bytesWritten ?? 0,
+      error,
+    });
+  };
 
   const fail = (code: LbErrorCode, message: string, server: Server | null, extra: Record<string, string | number> = {}): void => {
     const status = httpStatusOf(code);
@@ -79,7 +98,7 @@ function tunnel(deps: ProxyDeps, options: ProxyOptions, tls: UpstreamTls, req: I
           `\r\n${body}`,
       );
     }
-    deps.stats.record(ctx.method, ctx.path, server?.id ?? null, status, performance.now() - startedAt, Math.max(0, attempts - 1), code);
+    done(status, server, code);
   };
   if (refusal !== null) {
     fail(refusal.code, refusal.message, null, refusal.headers);
@@ -89,7 +108,6 @@ function tunnel(deps: ProxyDeps, options: ProxyOptions, tls: UpstreamTls, req: I
   const attempt = (): void => {
     const { server, setCookie } = routeRequest(deps, ctx);
     if (server === undefined) {
-      deps.stats.noServerAvailable += 1;
       fail('LB_NO_AVAILABLE_SERVER', 'no server is available to take the request', null);
       return;
     }
@@ -123,6 +141,7 @@ function tunnel(deps: ProxyDeps, options: ProxyOptions, tls: UpstreamTls, req: I
       if (clientGone) {
         upSocket.destroy();
         settle(true, null);
+        done(httpStatusOf('LB_CLIENT_GONE'), server, 'LB_CLIENT_GONE');
         return;
       }
       const lines = [`HTTP/1.1 ${res.statusCode ?? 101} ${res.statusMessage ?? 'Switching Protocols'}`];
@@ -149,8 +168,7 @@ function tunnel(deps: ProxyDeps, options: ProxyOptions, tls: UpstreamTls, req: I
       (socket as Socket).setTimeout(options.timeoutMs, close);
       upSocket.once('close', () => {
         settle(true, null);
-        deps.stats.record(ctx.method, ctx.path, server.id, 101, performance.now() - startedAt, attempts - 1, null);
-        deps.metrics.requestFinished(server, ctx.method, 101, performance.now() - startedAt);
+        done(101, server, null);
       });
       upSocket.pipe(socket);
       socket.pipe(upSocket);
@@ -171,7 +189,7 @@ function tunnel(deps: ProxyDeps, options: ProxyOptions, tls: UpstreamTls, req: I
       lines.push('connection: close');
       socket.write(`${lines.join('\r\n')}\r\n\r\n`);
       res.pipe(socket);
-      deps.stats.record(ctx.method, ctx.path, server.id, status, performance.now() - startedAt, attempts - 1, null);
+      done(status, server, null);
     }));
 
     upstream.on('timeout', () => upstream.destroy(Object.assign(new Error('upgrade timed out'), { code: 'UND_ERR_HEADERS_TIMEOUT' })));
@@ -180,6 +198,7 @@ function tunnel(deps: ProxyDeps, options: ProxyOptions, tls: UpstreamTls, req: I
       socket.off('close', abortOnClientClose);
       if (settled || clientGone) {
         settle(true, null);
+        if (clientGone) done(httpStatusOf('LB_CLIENT_GONE'), server, 'LB_CLIENT_GONE');
         return;
       }
       const code = errorCodeOf(err);
@@ -189,7 +208,6 @@ function tunnel(deps: ProxyDeps, options: ProxyOptions, tls: UpstreamTls, req: I
         tried ??= new Set();
         tried.add(server);
         ctx.exclude = tried;
-        deps.stats.retries += 1;
         attempt();
         return;
       }

@@ -25,6 +25,7 @@ export type LbErrorCode =
   | 'LB_INTERNAL'
   | 'LB_PROXY_INTERNAL'
   | 'LB_UPSTREAM_BAD_RESPONSE'
+  | 'LB_CLIENT_GONE'
   | 'LB_NO_AVAILABLE_SERVER'
   | 'LB_QUEUE_FULL'
   | 'LB_QUEUE_TIMEOUT'
@@ -55,6 +56,8 @@ const HTTP_STATUS: Record<LbErrorCode, number> = {
   // A bug on the traffic path: the client gets a gateway error for its request, the balancer lives on.
   LB_PROXY_INTERNAL: 502,
   LB_UPSTREAM_BAD_RESPONSE: 502,
+  // nginx's "client closed request": recorded, never sent (the client is gone).
+  LB_CLIENT_GONE: 499,
   LB_NO_AVAILABLE_SERVER: 503,
   LB_QUEUE_FULL: 503,
   LB_QUEUE_TIMEOUT: 503,

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { type AccessEntry, AccessLog } from '../../../src/balancer/access-log.js';
 import { type BalancerHandle, type ServerStateEvent, startBalancer } from '../../../src/balancer/balancer.js';
 import { resolveConfig } from '../../../src/balancer/config.js';
-import type { RequestEvent } from '../../../src/balancer/proxy.js';
+import type { RequestEvent } from '../../../src/balancer/outcome.js';
 import type { StatsSnapshot } from '../../../src/shared/api-types.js';
 import { createLogger } from '../../../src/shared/log.js';
 import type { TestServerHandle } from '../../../src/testserver/server.js';
