@@ -254,7 +254,8 @@ function readJsonBody(req: IncomingMessage): Promise<unknown> {
 }
 
 function tokenMatches(header: string | undefined, token: string): boolean {
-  if (header === undefined || !header.startsWith('Bearer ')) return false;
+  // The scheme is case-insensitive (RFC 9110 §11.1): "bearer x" is as good as "Bearer x".
+  if (header === undefined || header.slice(0, 7).toLowerCase() !== 'bearer ') return false;
   const given = Buffer.from(header.slice(7));
   const expected = Buffer.from(token);
   return given.length === expected.length && timingSafeEqual(given, expected);
@@ -338,7 +339,8 @@ async function handle(target: AdminTarget, options: AdminOptions, req: IncomingM
     for (const route of ROUTES) {
       const match = route.pattern.exec(pathname);
       if (match === null) continue;
-      const handler = route.methods[method];
+      // HEAD is GET without the body (Node leaves the body out itself).
+      const handler = route.methods[method] ?? (method === 'HEAD' ? route.methods.GET : undefined);
       if (handler === undefined) {
         const allowed = Object.keys(route.methods).join(', ');
         send(res, 405, { error: { code: 'LB_METHOD_NOT_ALLOWED', message: `${method} ${pathname}: use ${allowed}` } }, { allow: allowed });

@@ -203,6 +203,7 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
     maxHeaders: config.limits.maxHeaders,
     serverHeader: config.serverHeader,
     revealServerInErrors: config.logLevel === 'debug',
+    clientBodyTimeoutMs: config.limits.clientBodyTimeoutMs,
   };
   const proxy = createProxyHandler(deps, proxyOptions);
   // Client keep-alive longer than typical upstream idle timeouts (nginx uses 75 s) so clients reuse
@@ -232,6 +233,13 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
       return;
     }
     metrics.trackConnection(socket);
+  });
+  // CONNECT asks for a tunnel to anywhere: a reverse proxy refuses it (Node would just drop the socket).
+  traffic.on('connect', (req: IncomingMessage, socket: Duplex) => {
+    const body = JSON.stringify({ error: { code: 'LB_METHOD_NOT_ALLOWED', message: 'CONNECT is not supported: lb is a reverse proxy, not a forward proxy' } });
+    socket.on('error', () => undefined);
+    socket.end(`HTTP/1.1 405 Method Not Allowed\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`);
+    deps.finished({ kind: 'http', method: 'CONNECT', path: req.url ?? '', clientIp: req.socket.remoteAddress ?? '', server: null, status: 405, attempts: 0, queued: false, durationMs: 0, bytesOut: body.length, error: 'LB_METHOD_NOT_ALLOWED' });
   });
   // Upgraded connections (WebSockets) leave the HTTP server's books: kept here so close() can end them.
   const tunnels = new Set<Duplex>();
@@ -270,16 +278,13 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
     stats: snapshot,
     metrics: async () => new RawBody(await metrics.render(), metrics.contentType),
     seedStats: () => {
-      const servers: ReturnType<AdminTarget['seedStats']>['servers'] = {};
-      for (const s of pool.servers) {
-        servers[s.id] = {
-          requests: s.totalRequests,
-          failures: s.totalFailures,
-          active_connections: s.activeRequests,
-          avg_response_time: round(s.latency.meanMs),
-          healthy: s.healthy,
-        };
-      }
+      // fromEntries defines own properties: a server named __proto__ is a key like any other.
+      const servers: ReturnType<AdminTarget['seedStats']>['servers'] = Object.fromEntries(
+        pool.servers.map((s) => [
+          s.id,
+          { requests: s.totalRequests, failures: s.totalFailures, active_connections: s.activeRequests, avg_response_time: round(s.latency.meanMs), healthy: s.healthy },
+        ]),
+      );
       return {
         total_requests: stats.counters.requests,
         successful_requests: stats.counters.successes,

@@ -55,6 +55,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       .option('max-headers', numberOption('max-headers', 'most header fields in a request -> 431', { min: 1, max: 10_000, integer: true }, '100'))
       .option('max-header-size', numberOption('max-header-size', 'most bytes of request line and headers -> 431', { min: 1024, max: 1_048_576, integer: true }, '16384'))
       .option('max-conns-per-client', numberOption('max-conns-per-client', 'most open connections per client address, 0 = no limit', { min: 0, max: 1_000_000, integer: true }, '0'))
+      .option('client-body-timeout', numberOption('client-body-timeout', 'seconds a client may pause while sending its request body -> 408', { min: 0.1, max: 3600 }, '60'))
       .option('rate-limit', numberOption('rate-limit', 'requests per second per client -> 429 beyond, 0 = off', { min: 0, max: 10_000_000 }, '0'))
       .option('rate-limit-burst', numberOption('rate-limit-burst', 'requests a client may send at once', { min: 1, max: 10_000_000, integer: true }, 'one second\'s worth'))
       .option('rate-limit-key', stringOption('rate-limit-key', `what identifies a client for --rate-limit: ${HASH_KEY_HELP}`, 'ip'))

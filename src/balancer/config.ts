@@ -13,6 +13,7 @@
  * sticky sessions off, cookie `lb_session` for 30 minutes, at most 100 000 sessions tracked.
  */
 import { readFile } from 'node:fs/promises';
+import { isIPv4 } from 'node:net';
 import { ALGORITHM_NAMES, isAlgorithmName, type AlgorithmName } from '../shared/api-types.js';
 import { LbError } from '../shared/errors.js';
 import { isLogLevel, LOG_LEVELS, type LogLevel } from '../shared/log.js';
@@ -62,6 +63,8 @@ export interface LimitsConfig {
   clientHeaderTimeoutMs: number;
   /** Idle keep-alive time of client connections. */
   clientIdleTimeoutMs: number;
+  /** Longest pause while a client sends its request body (nginx's client_body_timeout): 408 after it. */
+  clientBodyTimeoutMs: number;
   /** Most header fields in one request; more is a 431 (HAProxy's tune.http.maxhdr is 101). */
   maxHeaders: number;
   /** Most bytes of request line and headers; more is a 431 from Node's parser (nginx and HAProxy: 8-16 KiB). */
@@ -170,6 +173,7 @@ export interface ConfigFlags {
   maxHeaders?: number;
   maxHeaderSize?: number;
   maxConnsPerClient?: number;
+  clientBodyTimeout?: number;
   rateLimit?: number;
   rateLimitBurst?: number;
   rateLimitKey?: string;
@@ -208,6 +212,7 @@ export const DEFAULT_CONFIG: Omit<BalancerConfig, 'servers' | 'serversFile' | 's
     retryBudgetMin: 10,
     clientHeaderTimeoutMs: 30_000,
     clientIdleTimeoutMs: 65_000,
+    clientBodyTimeoutMs: 60_000,
     maxHeaders: 100,
     maxHeaderBytes: 16_384,
     maxConnsPerClient: 0,
@@ -369,7 +374,7 @@ function parseFile(file: unknown, warnings: string[]): FileSettings {
       lb,
       [
         'port', 'host', 'algorithm', 'timeout', 'connect_timeout', 'retries', 'max_conns', 'max_queue', 'queue_timeout', 'retry_budget',
-        'client_header_timeout', 'idle_timeout', 'max_headers', 'max_header_size', 'max_conns_per_client', 'allow_hosts', 'server_header',
+        'client_header_timeout', 'client_body_timeout', 'idle_timeout', 'max_headers', 'max_header_size', 'max_conns_per_client', 'allow_hosts', 'server_header',
       ],
       'load_balancer',
       warnings,
@@ -384,6 +389,7 @@ function parseFile(file: unknown, warnings: string[]): FileSettings {
       l.retryBudgetRatio = rb;
     }
     if (lb.client_header_timeout !== undefined) l.clientHeaderTimeoutMs = seconds(lb.client_header_timeout, 'load_balancer.client_header_timeout', 100, 3_600_000);
+    if (lb.client_body_timeout !== undefined) l.clientBodyTimeoutMs = seconds(lb.client_body_timeout, 'load_balancer.client_body_timeout', 100, 3_600_000);
     if (lb.idle_timeout !== undefined) l.clientIdleTimeoutMs = seconds(lb.idle_timeout, 'load_balancer.idle_timeout', 100, 3_600_000);
     if (lb.max_headers !== undefined) l.maxHeaders = int(lb.max_headers, 'load_balancer.max_headers', 1, MAX_HEADERS);
     if (lb.max_header_size !== undefined) l.maxHeaderBytes = int(lb.max_header_size, 'load_balancer.max_header_size', MIN_HEADER_BYTES, MAX_HEADER_BYTES);
@@ -549,8 +555,9 @@ function envStr(env: Env, name: string): string | undefined {
   return raw === undefined || raw === '' ? undefined : raw;
 }
 
+/** Loopback by address (127.0.0.0/8, ::1) or the name localhost; `127.evil.example` is not. */
 function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host.startsWith('127.');
+  return host === 'localhost' || host === '::1' || (isIPv4(host) && host.startsWith('127.'));
 }
 
 export interface ResolveInput {
@@ -586,7 +593,8 @@ export function resolveConfig({ file, filePath, env, flags }: ResolveInput): Bal
     host: flags.host ?? envStr(env, 'LB_HOST') ?? fromFile.host ?? d.host,
     adminPort: flags.adminPort ?? envInt(env, 'LB_ADMIN_PORT', 0, 65535) ?? fromFile.adminPort ?? d.adminPort,
     adminHost: flags.adminHost ?? envStr(env, 'LB_ADMIN_HOST') ?? fromFile.adminHost ?? d.adminHost,
-    adminToken: flags.adminToken ?? envStr(env, 'LB_ADMIN_TOKEN') ?? fromFile.adminToken ?? d.adminToken,
+    // An empty LB_ADMIN_TOKEN is kept (and refused below): `LB_ADMIN_TOKEN=$UNSET_VAR` must not mean "no token".
+    adminToken: flags.adminToken ?? env.LB_ADMIN_TOKEN ?? fromFile.adminToken ?? d.adminToken,
     algorithm:
       flags.algorithm !== undefined
         ? algorithm(flags.algorithm, '--algorithm')
@@ -615,6 +623,7 @@ export function resolveConfig({ file, filePath, env, flags }: ResolveInput): Bal
       ...(flags.maxConns !== undefined ? { maxConnsPerServer: int(flags.maxConns, '--max-conns', 0, 1_000_000) } : {}),
       ...(flags.maxHeaders !== undefined ? { maxHeaders: int(flags.maxHeaders, '--max-headers', 1, MAX_HEADERS) } : {}),
       ...(flags.maxHeaderSize !== undefined ? { maxHeaderBytes: int(flags.maxHeaderSize, '--max-header-size', MIN_HEADER_BYTES, MAX_HEADER_BYTES) } : {}),
+      ...(flags.clientBodyTimeout !== undefined ? { clientBodyTimeoutMs: seconds(flags.clientBodyTimeout, '--client-body-timeout', 100, 3_600_000) } : {}),
       ...(flags.maxConnsPerClient !== undefined ? { maxConnsPerClient: int(flags.maxConnsPerClient, '--max-conns-per-client', 0, 1_000_000) } : {}),
     },
     consistentHash: fromFile.consistentHash,
@@ -646,7 +655,7 @@ export function resolveConfig({ file, filePath, env, flags }: ResolveInput): Bal
     warnings,
   };
   if (config.adminToken !== null && config.adminToken.trim() === '') {
-    throw invalid(flags.adminToken !== undefined ? '--admin-token' : 'admin.token', 'must not be empty (an empty token would lock everyone out of the admin API)');
+    throw invalid(flags.adminToken !== undefined ? '--admin-token' : env.LB_ADMIN_TOKEN !== undefined ? 'LB_ADMIN_TOKEN' : 'admin.token', 'must not be empty (an empty token would lock everyone out of the admin API)');
   }
   config.servers.forEach((server, i) => checkDestination(server.host, `servers[${i}].host`, config.allowHosts));
   if ((config.tls.certFile === null) !== (config.tls.keyFile === null)) {

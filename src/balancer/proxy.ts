@@ -56,6 +56,8 @@ export interface ProxyOptions {
   serverHeader: ServerHeaderMode;
   /** Error bodies name the server only when the log level is debug: the address is an internal detail. */
   revealServerInErrors: boolean;
+  /** Longest pause in a client's request body before lb answers 408 (a stalled upload holds a server connection). */
+  clientBodyTimeoutMs: number;
 }
 
 /** Client requests not yet closed: shutdown waits for it to reach zero. */
@@ -98,6 +100,9 @@ const HOP_BY_HOP = new Set([
   'expect',
 ]);
 
+
+/** Fields a client's Connection header cannot make us drop: the target and the framing of the request. */
+const END_TO_END = new Set(['host', 'content-length']);
 
 const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
@@ -254,6 +259,13 @@ class ProxyExchange implements Dispatcher.DispatchHandler, Waiter {
 
   start(): void {
     this.#deps.retryBudget.recordRequest(this.#startedAt);
+    // A listener on the request keeps Node from destroying the socket itself when the timer fires.
+    // Disarmed once the body is in: waiting for a slow server is --timeout's business, and an armed
+    // timer Node finds unhandled would close the connection.
+    if (this.#hasBody && !this.#req.complete) {
+      this.#req.setTimeout(this.#options.clientBodyTimeoutMs, this.#onBodyTimeout);
+      this.#req.once('end', () => this.#req.setTimeout(0));
+    }
     this.#route(false);
   }
 
@@ -478,6 +490,27 @@ class ProxyExchange implements Dispatcher.DispatchHandler, Waiter {
     return mayRetry(this.#deps, code, this.#ctx.method, replayable, this.#attempts, this.#options.retries);
   }
 
+  /** The client stopped sending its body: its fault, not the server's (which is released with no verdict). */
+  readonly #onBodyTimeout = (): void => {
+    if (this.#req.complete || this.#done) return;
+    try {
+      if (this.#queued) {
+        this.#deps.queue.remove(this);
+        this.#queued = false;
+      }
+      this.#finishAttempt('abandoned', null);
+      if (this.#res.headersSent) {
+        this.#res.destroy();
+        this.#finish(this.#status, 'LB_CLIENT_TIMEOUT');
+      } else {
+        this.#respondWithError('LB_CLIENT_TIMEOUT', `no request body byte for ${this.#options.clientBodyTimeoutMs} ms`, null, { connection: 'close' });
+      }
+      this.#abort?.(new Error('client body timeout'));
+    } catch (bug) {
+      this.internalError(bug, 'body timeout');
+    }
+  };
+
   readonly #onClientClose = (): void => {
     this.#deps.inflight.count -= 1;
     try {
@@ -564,7 +597,8 @@ export function buildUpstreamHeaders(req: IncomingMessage, clientIp: string, pro
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || (named !== null && named.has(lower))) continue;
+    // A Connection header may name hop-by-hop fields to drop, but never the request's own framing or Host.
+    if (HOP_BY_HOP.has(lower) || (named !== null && named.has(lower) && !END_TO_END.has(lower))) continue;
     if (lower === 'x-forwarded-for') {
       forwardedFor = forwardedFor === null ? raw[i + 1]! : `${forwardedFor}, ${raw[i + 1]!}`;
       continue;

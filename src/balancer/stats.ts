@@ -58,6 +58,9 @@ const COUNTER_OF_ERROR: Partial<Record<LbErrorCode, keyof StatsCounters>> = {
   LB_CLIENT_GONE: 'clientAborts',
   LB_BAD_REQUEST: 'badRequests',
   LB_HEADERS_TOO_LARGE: 'badRequests',
+  LB_HTTP_VERSION: 'badRequests',
+  LB_METHOD_NOT_ALLOWED: 'badRequests',
+  LB_CLIENT_TIMEOUT: 'clientAborts',
 };
 
 const zeroCounters = (): StatsCounters => ({

@@ -26,6 +26,8 @@ export type LbErrorCode =
   | 'LB_PROXY_INTERNAL'
   | 'LB_UPSTREAM_BAD_RESPONSE'
   | 'LB_CLIENT_GONE'
+  | 'LB_CLIENT_TIMEOUT'
+  | 'LB_HTTP_VERSION'
   | 'LB_NO_AVAILABLE_SERVER'
   | 'LB_QUEUE_FULL'
   | 'LB_QUEUE_TIMEOUT'
@@ -58,6 +60,8 @@ const HTTP_STATUS: Record<LbErrorCode, number> = {
   LB_UPSTREAM_BAD_RESPONSE: 502,
   // nginx's "client closed request": recorded, never sent (the client is gone).
   LB_CLIENT_GONE: 499,
+  LB_CLIENT_TIMEOUT: 408,
+  LB_HTTP_VERSION: 505,
   LB_NO_AVAILABLE_SERVER: 503,
   LB_QUEUE_FULL: 503,
   LB_QUEUE_TIMEOUT: 503,

@@ -298,3 +298,18 @@ describe('what the operator can open up', () => {
     expect(res.json.server).toMatchObject({ host: '169.254.169.254', port: 80 });
   });
 });
+
+describe('admin API details a careful client relies on', () => {
+  const extra = closedAfterEach();
+
+  it('answers HEAD like GET, accepts a lower-case bearer scheme, and refuses an absolute-form target', async () => {
+    const [backend] = await extra.startServers(1);
+    const lb = await extra.startLb([backend!]);
+    expect((await send(lb.adminPort, { method: 'HEAD', path: '/health' })).status).toBe(200);
+    const absolute = await send(lb.adminPort, { method: 'GET', path: 'http://evil.example/lb/stats', headers: { host: `127.0.0.1:${lb.adminPort}` } });
+    expect([absolute.status, absolute.json.error.code]).toEqual([400, 'LB_BAD_REQUEST']);
+    const tokened = await extra.startLb([backend!], { adminToken: 's3cret' });
+    expect((await send(tokened.adminPort, { method: 'GET', path: '/lb/stats', headers: { authorization: 'bearer s3cret' } })).status).toBe(200);
+    expect((await send(tokened.adminPort, { method: 'GET', path: '/lb/stats', headers: { authorization: 'Basic s3cret' } })).status).toBe(401);
+  });
+});

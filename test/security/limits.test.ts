@@ -98,6 +98,31 @@ describe('connections per client', () => {
   });
 });
 
+describe('stalled uploads', () => {
+  it('a client that stops sending its body gets 408 after client_body_timeout, and the server is not blamed', async () => {
+    const [backend] = await scope.startServers(1);
+    const lb = await scope.startLb([backend!], { clientBodyTimeout: 0.3, timeout: 30 });
+    const startedAt = performance.now();
+    // 10 of the 100 announced bytes, then silence (the stall that held a server connection for ever).
+    const reply = await rawRequest(lb.port, 'POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n0123456789');
+    const tookMs = performance.now() - startedAt;
+    expect(reply.statuses).toEqual([408]);
+    expect(reply.text).toMatch(/"code":"LB_CLIENT_TIMEOUT"/);
+    expect(tookMs).toBeGreaterThanOrEqual(250);
+    expect(tookMs).toBeLessThan(5000);
+    const stats = (await (await fetch(`${lb.adminUrl}/lb/stats`)).json()) as StatsSnapshot;
+    expect(stats.servers.map((s) => [s.totalFailures, s.activeRequests, s.circuit])).toEqual([[0, 0, 'closed']]);
+  });
+
+  it('a slow server after a complete upload is --timeout\'s business: the connection is not cut at client_body_timeout', async () => {
+    const [backend] = await scope.startServers(1);
+    const lb = await scope.startLb([backend!], { clientBodyTimeout: 0.2, timeout: 5 });
+    const res = await fetch(`${lb.url}/?delay=600`, { method: 'POST', body: 'complete body' });
+    expect(res.status).toBe(200);
+    await res.text();
+  });
+});
+
 describe('WebSocket tunnels', () => {
   it('closes a tunnel with no byte either way for the proxy timeout', async () => {
     const [backend] = await scope.startServers(1);
@@ -110,6 +135,17 @@ describe('WebSocket tunnels', () => {
     const idleMs = performance.now() - openedAt;
     expect(idleMs).toBeGreaterThanOrEqual(350);
     expect(idleMs).toBeLessThan(3000);
+  });
+});
+
+describe('server names that are JavaScript words', () => {
+  it('a server named __proto__ is listed like any other in GET /api/stats', async () => {
+    const [backend] = await scope.startServers(1);
+    const lb = await scope.startLb([], { file: [{ host: '127.0.0.1', port: backend!.port, name: '__proto__' }] });
+    await (await fetch(`${lb.url}/`)).text();
+    const seed = (await (await fetch(`${lb.adminUrl}/api/stats`)).json()) as { servers: Record<string, { requests: number }> };
+    expect(Object.keys(seed.servers)).toEqual(['__proto__']);
+    expect(Object.getOwnPropertyDescriptor(seed.servers, '__proto__')?.value).toMatchObject({ requests: 1 });
   });
 });
 

@@ -53,6 +53,10 @@ describe('requests lb cannot forward are answered at the front and never reach a
     { name: 'Content-Length and Transfer-Encoding (smuggling)', bytes: () => `POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n`, by: 'node', statuses: [400], forwarded: 0 },
     { name: 'two different Content-Length', bytes: () => req('POST / HTTP/1.1', 'Host: a', 'Content-Length: 1', 'Content-Length: 2'), by: 'node', statuses: [400], forwarded: 0 },
     { name: 'NUL in a header value', bytes: () => req('GET / HTTP/1.1', 'Host: a', 'X-A: b\u0000c'), by: 'node', statuses: [400], forwarded: 0 },
+    { name: 'Host with a space', bytes: () => req('GET / HTTP/1.1', 'Host: a b'), by: 'lb', statuses: [400], forwarded: 0 },
+    { name: 'Host with userinfo', bytes: () => req('GET / HTTP/1.1', 'Host: u@a'), by: 'lb', statuses: [400], forwarded: 0 },
+    { name: 'HTTP/2.0 in plain text', bytes: () => req('GET / HTTP/2.0', 'Host: a'), by: 'lb', statuses: [505], forwarded: 0 },
+    { name: 'CONNECT (a forward-proxy tunnel)', bytes: () => req('CONNECT 127.0.0.1:1 HTTP/1.1', 'Host: 127.0.0.1:1'), by: 'lb', statuses: [405], forwarded: 0 },
     { name: 'obs-fold', bytes: () => req('GET / HTTP/1.1', 'Host: a', 'X-A: b', ' folded'), by: 'node', statuses: [400], forwarded: 0 },
     // What is forwarded, and how.
     {
@@ -82,6 +86,14 @@ describe('requests lb cannot forward are answered at the front and never reach a
       statuses: [200],
       forwarded: 1,
       check: (got) => expect(got.headers.filter(([name]) => name.startsWith('x-h'))).toHaveLength(98),
+    },
+    {
+      name: 'Connection: host cannot strip the Host header',
+      bytes: () => req('GET /conn HTTP/1.1', 'Host: kept.example', 'Connection: host, x-drop', 'X-Drop: 1'),
+      by: 'server',
+      statuses: [200],
+      forwarded: 1,
+      check: (got) => expect([got.header('host'), got.header('x-drop')]).toEqual(['kept.example', undefined]),
     },
     {
       name: 'HTTP/1.0 without Host',

@@ -124,17 +124,18 @@ export async function readStateFile(path: string): Promise<RuntimeSnapshot | nul
   if (!isObject(value) || value.version !== 1) throw bad('not an lb state file (expected {"version": 1, ...})');
   const added = Array.isArray(value.added) ? value.added.map((entry, i) => parseServer(entry, `added[${i}]`)) : [];
   const removed = Array.isArray(value.removed) ? value.removed.filter((id): id is string => typeof id === 'string') : [];
-  const updated: Record<string, ServerChange> = {};
-  if (isObject(value.updated)) {
-    for (const [id, change] of Object.entries(value.updated)) {
+  const entries = isObject(value.updated) ? Object.entries(value.updated) : [];
+  // fromEntries, not assignment: a server id like __proto__ must stay a plain key.
+  const updated: Record<string, ServerChange> = Object.fromEntries(
+    entries.map(([id, change]) => {
       if (!isObject(change)) throw bad(`updated.${id}: must be an object`);
       const entry: ServerChange = {};
       if (typeof change.weight === 'number') entry.weight = change.weight;
       if (typeof change.drain === 'boolean') entry.drain = change.drain;
       if (typeof change.maxConns === 'number') entry.maxConns = change.maxConns;
-      updated[id] = entry;
-    }
-  }
+      return [id, entry];
+    }),
+  );
   const algorithm = value.algorithm === null || value.algorithm === undefined ? null : value.algorithm;
   if (algorithm !== null && !isAlgorithmName(algorithm)) throw bad(`algorithm: unknown ${JSON.stringify(algorithm)}`);
   return { version: 1, added, removed, updated, algorithm };

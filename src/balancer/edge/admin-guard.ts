@@ -28,6 +28,8 @@ export interface AdminGuardOptions {
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 
 export function checkAdminRequest(req: IncomingMessage, options: AdminGuardOptions): Refusal | null {
+  // Absolute-form would carry a second authority the Host check does not see; browsers never send it.
+  if (!(req.url ?? '').startsWith('/')) return { code: 'LB_BAD_REQUEST', message: 'the admin API takes origin-form targets only (/path)' };
   const host = req.headers.host;
   if (!options.tokenRequired && host !== undefined && !isTrustedHost(hostnameOf(host), options.adminHost)) {
     return { code: 'LB_MISDIRECTED', message: `Host ${JSON.stringify(host.slice(0, 100))} is not this admin listener's address (use 127.0.0.1 or localhost)` };

@@ -7,7 +7,9 @@
  * - a target that is not origin-form (`/path`) or absolute-form (`http://host/path`): `OPTIONS *`,
  *   authority-form outside CONNECT, anything else -> 400;
  * - absolute-form with userinfo (`http://user:pw@host/`) -> 400 (RFC 9110 §4.2.4: not to be sent);
- * - more than one Host header -> 400 (RFC 9112 §3.2: a server MUST answer 400);
+ * - more than one Host header, or one whose value is not a host[:port] -> 400 (RFC 9112 §3.2: a server
+ *   MUST answer 400);
+ * - an HTTP version other than 1.x (0.9, 2.0 over plain text) -> 505;
  * - more header fields than `maxHeaders` -> 431 (Node would silently drop those past its own count).
  *
  * Absolute-form is forwarded in origin form, with the target's authority as Host (RFC 9112 §3.2.2: it
@@ -22,7 +24,11 @@ export interface Refusal {
   message: string;
 }
 
+/** RFC 3986 uri-host (reg-name or bracketed IP literal) with an optional port; empty is allowed (§7.2). */
+const HOST_VALUE = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::\d{0,5})?$/;
+
 export function checkRequest(req: IncomingMessage, maxHeaders: number): Refusal | null {
+  if (req.httpVersionMajor !== 1) return { code: 'LB_HTTP_VERSION', message: `HTTP/${req.httpVersion} is not supported here (HTTP/1.0 and 1.1 are)` };
   const raw = req.rawHeaders;
   if (raw.length > maxHeaders * 2) {
     return { code: 'LB_HEADERS_TOO_LARGE', message: `more than ${maxHeaders} header fields` };
@@ -33,6 +39,8 @@ export function checkRequest(req: IncomingMessage, maxHeaders: number): Refusal 
     if (name.length === 4 && name.toLowerCase() === 'host') hosts += 1;
   }
   if (hosts > 1) return { code: 'LB_BAD_REQUEST', message: 'more than one Host header' };
+  const host = req.headers.host;
+  if (host !== undefined && !HOST_VALUE.test(host)) return { code: 'LB_BAD_REQUEST', message: 'the Host header is not a host name with an optional port' };
   const target = req.url ?? '';
   if (target.charCodeAt(0) === 47 /* '/' */) return null;
   return absoluteForm(req, target);

@@ -25,8 +25,8 @@ const CANONICAL_IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|
 const TOKEN_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$/;
 const MAX_HOST_LENGTH = 253;
 
-/** Host names that answer cloud-metadata requests (GCP); the AWS and Azure ones are link-local addresses. */
-const METADATA_NAMES = new Set(['metadata.google.internal', 'metadata.goog', 'metadata']);
+/** Host names that answer cloud-metadata requests (GCP's, AWS's); the addresses themselves are link-local. */
+const METADATA_NAMES = new Set(['metadata.google.internal', 'metadata.goog', 'metadata', 'instance-data', 'instance-data.ec2.internal']);
 
 function invalid(path: string, problem: string): LbError {
   return new LbError('LB_CONFIG_INVALID', `${path}: ${problem}`);
@@ -69,10 +69,16 @@ export function unsafeDestination(host: string): string | null {
   if (isIPv4(host)) return unsafeIPv4(host);
   if (!isIPv6(host)) return null;
   const words = expandIPv6(host);
-  // IPv4-mapped (::ffff:a.b.c.d) and IPv4-compatible forms reach the IPv4 address.
-  if (words.slice(0, 5).every((w) => w === 0) && (words[5] === 0xffff || words[5] === 0)) {
-    const v4 = `${words[6]! >> 8}.${words[6]! & 0xff}.${words[7]! >> 8}.${words[7]! & 0xff}`;
-    if (words[5] === 0xffff || words[6] !== 0) return unsafeIPv4(v4);
+  // Forms that carry an IPv4 address in their last 32 bits reach it: IPv4-mapped (::ffff:0:0/96),
+  // IPv4-compatible (::/96), IPv4-translated (::ffff:0:0:0/96) and NAT64's well-known prefix (64:ff9b::/96).
+  const zeros = (from: number, to: number): boolean => words.slice(from, to).every((w) => w === 0);
+  const embedsIPv4 =
+    (zeros(0, 5) && (words[5] === 0xffff || (words[5] === 0 && words[6] !== 0))) ||
+    (zeros(0, 4) && words[4] === 0xffff && words[5] === 0) ||
+    (words[0] === 0x64 && words[1] === 0xff9b && zeros(2, 6));
+  if (embedsIPv4) {
+    const v4 = unsafeIPv4(`${words[6]! >> 8}.${words[6]! & 0xff}.${words[7]! >> 8}.${words[7]! & 0xff}`);
+    if (v4 !== null) return v4;
   }
   if (words.every((w) => w === 0)) return 'the unspecified address';
   if ((words[0]! & 0xffc0) === 0xfe80) return 'a link-local address';
