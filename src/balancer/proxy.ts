@@ -263,7 +263,8 @@ class ProxyExchange implements Dispatcher.DispatchHandler, Waiter {
     // Disarmed once the body is in: waiting for a slow server is --timeout's business, and an armed
     // timer Node finds unhandled would close the connection.
     if (this.#hasBody && !this.#req.complete) {
-      this.#req.setTimeout(this.#options.clientBodyTimeoutMs, this.#onBodyTimeout);
+      // Closures made only for requests with a body, not per request.
+      this.#req.setTimeout(this.#options.clientBodyTimeoutMs, () => this.#onBodyTimeout());
       this.#req.once('end', () => this.#req.setTimeout(0));
     }
     this.#route(false);
@@ -491,7 +492,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler, Waiter {
   }
 
   /** The client stopped sending its body: its fault, not the server's (which is released with no verdict). */
-  readonly #onBodyTimeout = (): void => {
+  #onBodyTimeout(): void {
     if (this.#req.complete || this.#done) return;
     try {
       if (this.#queued) {
@@ -509,7 +510,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler, Waiter {
     } catch (bug) {
       this.internalError(bug, 'body timeout');
     }
-  };
+  }
 
   readonly #onClientClose = (): void => {
     this.#deps.inflight.count -= 1;

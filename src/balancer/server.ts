@@ -179,6 +179,7 @@ export class Server {
       circuitFailures: this.circuit.consecutiveFailures,
       maxConns: this.maxConns,
       healthCheck: { ...this.healthCheck },
+      counterUnderflows: this.counterUnderflows,
     };
   }
 }

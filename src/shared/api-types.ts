@@ -63,6 +63,8 @@ export interface ServerSnapshot {
   /** Most requests in flight; 0 = no limit. */
   maxConns: number;
   healthCheck: HealthCheckSnapshot;
+  /** Requests finished more often than started: a bookkeeping bug if ever above 0 (reported, not hidden). */
+  counterUnderflows: number;
 }
 
 export interface StatusClassCounts {

@@ -56,6 +56,17 @@ describe.each(ALGORITHM_NAMES)('contract: %s', (name) => {
     expect(seen).toEqual(new Set(['D']));
   });
 
+  it('never picks a server whose circuit is open or that is at max_conns', () => {
+    const pool = servers(3);
+    // Three failures open A's circuit (the breaker's default threshold); B holds its one allowed request.
+    for (let i = 0; i < 3; i++) pool[0]!.circuit.record(false, performance.now(), () => true);
+    pool[1]!.maxConns = 1;
+    pool[1]!.activeRequests = 1;
+    expect([pool[0]!.circuit.isClosed, pool[1]!.isFull()]).toEqual([false, true]);
+    const pick = picker(name, pool);
+    expect(new Set(Array.from({ length: 100 }, (_, i) => pick(ctx({ clientIp: `10.0.3.${i}` }))))).toEqual(new Set(['C']));
+  });
+
   it('always picks the only available server', () => {
     const pool = servers(3);
     pool[0]!.healthy = false;
@@ -162,7 +173,6 @@ describe('distributions (seeded, with bands)', () => {
       server.requestFinished(true, latency, null, now);
     }
     const c = counts(picks);
-    console.log(`least_response_time over 1 500 requests after E was slow 3 times: ${JSON.stringify(c)}`);
     // Fair share is 300; Traefik's leasttime gave the slow-once server 5.
     expect(c.E).toBeGreaterThan(150);
   });
@@ -208,7 +218,6 @@ describe('consistent_hash', () => {
     const after = mapKeys(pool, ks);
     const moved = ks.filter((_, i) => before[i] !== after[i]);
     expect(moved.every((_, i) => after[ks.indexOf(moved[i]!)] === 'E')).toBe(true);
-    console.log(`consistent_hash: adding a 5th server moved ${moved.length} of 10 000 keys (ideal 2 000)`);
     expect(moved.length).toBeGreaterThan(1500);
     expect(moved.length).toBeLessThan(2500);
   });
@@ -226,19 +235,16 @@ describe('consistent_hash', () => {
     expect(ks.map((k) => pick(ctx({ clientIp: k })))).toEqual(before);
   });
 
-  it('spreads 100 000 keys over 10 servers: figures printed, each within the statistical band', () => {
+  it('spreads 100 000 keys over 10 servers, each within the statistical band (bench/hash-spread.mjs prints the figures)', () => {
     const pool = Array.from({ length: 10 }, (_, i) => new Server({ host: `10.0.0.${i + 1}`, port: 8080 }));
     const ks = keys(100_000);
-    const lines: string[] = [];
     for (const [hashFunction, virtualNodes] of [['fnv1a', 160], ['md5', 160], ['fnv1a', 1000]] as const) {
       const c = Object.values(counts(mapKeys(pool, ks, { consistentHash: { virtualNodes, hashFunction } })));
       const worst = Math.max(...c.map((n) => Math.abs(n - 10_000) / 10_000));
-      lines.push(`${hashFunction} x${virtualNodes}: min ${Math.min(...c)} max ${Math.max(...c)} (worst ${(worst * 100).toFixed(1)}% from the mean)`);
       // 160 independent points per server leave each share a relative spread of 1/sqrt(160) = 7.9%
       // (a Gamma(160) sum of arcs), so the worst of ten is ~12-16%: ±20% is the honest band there.
       expect(worst).toBeLessThan(virtualNodes >= 1000 ? 0.1 : 0.2);
     }
-    console.log(`consistent_hash spread of 100 000 keys over 10 servers:\n  ${lines.join('\n  ')}`);
   });
 
   it.each([

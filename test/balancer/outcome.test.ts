@@ -11,7 +11,7 @@ import { startBalancer } from '../../src/balancer/balancer.js';
 import { configFrom } from '../../src/balancer/config.js';
 import type { RequestEvent } from '../../src/balancer/outcome.js';
 import type { HistoryResponse } from '../../src/shared/api-types.js';
-import { closedAfterEach, waitFor } from '../helpers/servers.js';
+import { closedAfterEach, deadAddress, waitFor } from '../helpers/servers.js';
 
 const scope = closedAfterEach();
 
@@ -52,5 +52,45 @@ describe('one outcome per request, in every sink', () => {
     const metrics = await (await fetch(`${lb.adminUrl}/metrics`)).text();
     expect(metrics).toMatch(/^lb_requests_total\{server="s1",method="GET",status_class="2xx"\} 1$/m);
     expect(metrics).toMatch(/^lb_requests_total\{server="s1",method="GET",status_class="1xx"\} 1$/m);
+  });
+});
+
+describe('counters that refuse to lie', () => {
+  it('no server counter ever goes below zero: after drains, retries, client aborts, WebSockets and a reset every underflow count is 0', async () => {
+    const backends = await scope.startServers(2);
+    const dead = await deadAddress();
+    const lb = await scope.startLb([], {
+      file: [{ host: '127.0.0.1', port: backends[0]!.port, name: 's1' }, { host: '127.0.0.1', port: backends[1]!.port, name: 's2' }, { ...dead, name: 'dead' }],
+      algorithm: 'round_robin',
+    });
+    // Retries: every third request first goes to the dead server.
+    for (let i = 0; i < 9; i++) await (await fetch(`${lb.url}/`)).text();
+    // A drain with requests in flight, then undrain.
+    const slow = fetch(`${lb.url}/?delay=300`).then((r) => r.text());
+    lb.apply({ type: 'updateServer', server: 's1', drain: true });
+    lb.apply({ type: 'updateServer', server: 's2', drain: true });
+    await slow;
+    lb.apply({ type: 'updateServer', server: 's1', drain: false });
+    lb.apply({ type: 'updateServer', server: 's2', drain: false });
+    // A client that gives up before the answer.
+    const aborted = new AbortController();
+    const gone = fetch(`${lb.url}/?delay=500`, { signal: aborted.signal }).catch(() => undefined);
+    await waitFor('the slow request in flight', () => lb.pool.servers.some((s) => s.activeRequests > 0));
+    aborted.abort();
+    await gone;
+    // A WebSocket tunnel, opened and closed.
+    const ws = new WebSocket(`${lb.url.replace('http', 'ws')}/ws`);
+    await once(ws, 'message');
+    ws.close();
+    await waitFor('every request to finish', () => lb.pool.servers.every((s) => s.activeRequests === 0));
+    lb.apply({ type: 'reset' });
+    const stats = lb.admin.stats();
+    expect(stats.servers.map((s) => [s.id, s.activeRequests, s.counterUnderflows])).toEqual([
+      ['s1', 0, 0],
+      ['s2', 0, 0],
+      ['dead', 0, 0],
+    ]);
+    const metrics = await (await fetch(`${lb.adminUrl}/metrics`)).text();
+    expect(metrics.match(/^lb_server_counter_underflows\{server="[^"]+"\} 0$/gm)).toHaveLength(3);
   });
 });

@@ -26,6 +26,7 @@ export function server(id: string, overrides: Partial<ServerSnapshot> = {}): Ser
     circuitFailures: 0,
     maxConns: 0,
     healthCheck: { ok: true, detail: 'HTTP 200', at: null, consecutiveFailures: 0, consecutiveSuccesses: 3 },
+    counterUnderflows: 0,
     ...overrides,
   };
 }

@@ -123,7 +123,7 @@ describe('passive health (circuit breaker) through the proxy', () => {
 });
 
 describe('failover under load', () => {
-  it('a server killed mid-load costs zero failed GETs; it leaves within fall x interval and rejoins after rise checks', async () => {
+  it('a server killed mid-load costs zero failed GETs; it is marked down within (fall + 2) x interval and rejoins within (rise + 2) x interval', async () => {
     backends = await scope.startServers(3, { delayMs: 2 });
     const victim = backends[1]!;
     const interval = 0.1;
@@ -152,10 +152,11 @@ describe('failover under load', () => {
     const restartedAt = performance.now();
     await waitFor('the restarted server to rejoin', () => lb!.pool.get(victim.name)!.state === 'up');
     const recoveryMs = performance.now() - restartedAt;
-    console.log(
-      `failover: 2 000 GETs, 20 concurrent, one of 3 servers killed at request 600: 0 failed; ` +
-        `marked down ${Math.round(detectionMs)} ms after the kill (fall 3 x ${interval * 1000} ms), back up ${Math.round(recoveryMs)} ms after restart (rise 2); retries ${lb.admin.stats().totals.retries}`,
-    );
+    // fall 3 checks 100 ms apart: the third failed one lands 200-300 ms after the kill; two intervals of
+    // slack for the scheduler on a loaded machine. Rejoining takes rise 2 passed checks the same way.
+    expect(detectionMs).toBeGreaterThanOrEqual(100);
+    expect(detectionMs).toBeLessThanOrEqual((3 + 2) * interval * 1000);
+    expect(recoveryMs).toBeLessThanOrEqual((2 + 2) * interval * 1000);
     expect(events('server-up', victim.name)[0]!.detail).toMatch(/^2 checks passed/);
     expect(lb.admin.stats().totals.failures).toBe(0);
     expect((await get()).status).toBe(200);
