@@ -194,7 +194,7 @@
         el('td', fmt(s.avgResponseTimeMs)),
         el('td', fmt(s.p99ResponseTimeMs)),
         el('td', s.weight),
-        el('td', s.circuit.replace('_', '-')),
+        el('td', s.circuit),
       );
       const actions = el('td', null, 'actions');
       const draining = s.state === 'draining' || s.state === 'drained';

@@ -454,7 +454,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler, Waiter {
       return;
     }
     const lbCode = classify(code);
-    this.#finishAttempt('failed', code);
+    this.#finishAttempt('failed', failureName(code));
     if (this.#responded || failed === null) {
       // Part of the answer is already on its way: the only honest signal left is a cut connection.
       this.#res.destroy(err);
@@ -619,7 +619,7 @@ export function upstreamFailureMessage(options: Pick<ProxyOptions, 'revealServer
   const who = options.revealServerInErrors ? `server ${server.id}` : 'the server';
   if (lbCode === 'LB_UPSTREAM_TIMEOUT') return `${who} did not answer within ${options.timeoutMs} ms`;
   if (lbCode === 'LB_UPSTREAM_BAD_RESPONSE') return `${who} sent an answer that cannot be relayed (an unsolicited 100 Continue or 101)`;
-  return `${who} failed: ${code}`;
+  return `${who} failed: ${failureName(code)}`;
 }
 
 /**
@@ -690,6 +690,26 @@ export function errorCodeOf(err: Error): string {
     return code;
   }
   return err.name || 'Error';
+}
+
+/**
+ * A failure in words the operator reads in events, `lastError` and error bodies: system codes
+ * (ECONNREFUSED, ECONNRESET...) are universal and stay; the upstream library's own codes do not leak.
+ */
+const FAILURE_NAMES: Record<string, string> = {
+  UND_ERR_CONNECT_TIMEOUT: 'connect timeout',
+  UND_ERR_HEADERS_TIMEOUT: 'no answer in time',
+  UND_ERR_BODY_TIMEOUT: 'answer stalled',
+  UND_ERR_SOCKET: 'connection closed',
+  UND_ERR_CLOSED: 'connection closed',
+  UND_ERR_HEADERS_OVERFLOW: 'answer headers too large',
+  UND_ERR_RES_CONTENT_LENGTH_MISMATCH: 'answer shorter than its Content-Length',
+  UND_ERR_RESPONSE_EXCEEDED_MAX_SIZE: 'answer too large',
+  [BAD_RESPONSE]: 'unreadable answer',
+};
+
+export function failureName(code: string): string {
+  return FAILURE_NAMES[code] ?? (code.startsWith('UND_ERR_') ? 'upstream error' : code);
 }
 
 /** What a server's error code means for the client: 504 for timeouts, 502 otherwise. */

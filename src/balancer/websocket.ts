@@ -19,6 +19,7 @@ import {
   buildUpstreamHeaders,
   classify,
   errorCodeOf,
+  failureName,
   mayRetry,
   routeRequest,
   serverLabel,
@@ -202,7 +203,7 @@ function tunnel(deps: ProxyDeps, options: ProxyOptions, tls: UpstreamTls, req: I
         return;
       }
       const code = errorCodeOf(err);
-      settle(false, code);
+      settle(false, failureName(code));
       // An upgrade has no body: replayable, so the plain requests' rule applies as is.
       if (mayRetry(deps, code, ctx.method, true, attempts, options.retries)) {
         tried ??= new Set();

@@ -197,13 +197,13 @@ export function startDashboard(options: DashboardOptions): DashboardHandle {
     update();
   };
 
-  /** Runs an admin action, logs its result or the API's error, then polls so the table shows it. */
-  const act = (what: string, action: () => Promise<string>): void => {
+  /**
+   * Runs an admin action, then polls so the table and the log show it: the log line is the balancer's
+   * own event, so a success is not logged here too (it was, twice). Failures are.
+   */
+  const act = (what: string, action: () => Promise<unknown>): void => {
     action().then(
-      (result) => {
-        report(result);
-        poll.pollNow();
-      },
+      () => poll.pollNow(),
       (err: Error) => report(`${what} failed: ${err.message}`, 'error'),
     );
   };
@@ -258,10 +258,7 @@ export function startDashboard(options: DashboardOptions): DashboardHandle {
       list.destroy();
       modal = false;
       table.focus();
-      if (name !== null) act('switch algorithm', async () => {
-        const result = await client.setAlgorithm(name);
-        return `algorithm: ${result.previous} -> ${result.algorithm}`;
-      });
+      if (name !== null) act('switch algorithm', () => client.setAlgorithm(name));
       update();
     };
     list.on('select', (_item: unknown, index: number) => finish(ALGORITHM_NAMES[index] ?? null));
@@ -276,7 +273,7 @@ export function startDashboard(options: DashboardOptions): DashboardHandle {
     if (id === null || server === undefined) return report('no server selected', 'error');
     const weight = Math.min(1000, Math.max(1, server.weight + delta));
     if (weight === server.weight) return report(`${id}: weight stays ${weight} (1-1000)`);
-    act('set weight', async () => `${id}: weight ${(await client.updateServer(id, { weight })).weight}`);
+    act('set weight', () => client.updateServer(id, { weight }));
   };
 
   const keys: Array<[string[], () => void]> = [
@@ -287,7 +284,7 @@ export function startDashboard(options: DashboardOptions): DashboardHandle {
           if (value === null || value.trim() === '') return;
           const parsed = parseServerInput(value);
           if ('error' in parsed) return report(`add server: ${parsed.error}`, 'error');
-          act('add server', async () => `added ${(await client.addServer(parsed)).id}`);
+          act('add server', () => client.addServer(parsed));
         }),
     ],
     [
@@ -295,7 +292,7 @@ export function startDashboard(options: DashboardOptions): DashboardHandle {
       () => {
         const id = selected();
         if (id === null) return report('no server selected', 'error');
-        confirm(`Remove ${id}?`, () => act('remove server', async () => `removed ${(await client.removeServer(id)).id}`));
+        confirm(`Remove ${id}?`, () => act('remove server', () => client.removeServer(id)));
       },
     ],
     [
@@ -305,7 +302,7 @@ export function startDashboard(options: DashboardOptions): DashboardHandle {
         const server = model.snapshot?.servers.find((s) => s.id === id);
         if (id === null || server === undefined) return report('no server selected', 'error');
         const drain = !(server.state === 'draining' || server.state === 'drained');
-        act(drain ? 'drain' : 'undrain', async () => `${id}: ${(await client.updateServer(id, { drain })).state}`);
+        act(drain ? 'drain' : 'undrain', () => client.updateServer(id, { drain }));
       },
     ],
     [
@@ -314,11 +311,12 @@ export function startDashboard(options: DashboardOptions): DashboardHandle {
         const id = selected();
         if (id === null) return report('no server selected', 'error');
         const current = model.snapshot?.servers.find((s) => s.id === id)?.weight ?? 1;
-        ask(`Weight for ${id} (1-1000):`, String(current), (value) => {
+        // An empty field: what is typed replaces the weight (a pre-filled one was appended to: 2 -> 25).
+        ask(`Weight for ${id} (now ${current}; 1-1000):`, '', (value) => {
           if (value === null || value.trim() === '') return;
           const weight = Number(value.trim());
           if (!Number.isInteger(weight) || weight < 1 || weight > 1000) return report(`weight must be an integer 1-1000, got ${JSON.stringify(value.trim())}`, 'error');
-          act('set weight', async () => `${id}: weight ${(await client.updateServer(id, { weight })).weight}`);
+          act('set weight', () => client.updateServer(id, { weight }));
         });
       },
     ],
@@ -327,7 +325,7 @@ export function startDashboard(options: DashboardOptions): DashboardHandle {
     [[']'], () => changeWeight(10)],
     [['['], () => changeWeight(-10)],
     [['s'], chooseAlgorithm],
-    [['r'], () => confirm('Reset all counters?', () => act('reset', async () => (await client.reset(), 'counters reset')))],
+    [['r'], () => confirm('Reset all counters?', () => act('reset', () => client.reset()))],
     [
       ['p'],
       () => {

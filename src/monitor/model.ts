@@ -1,10 +1,14 @@
 /**
  * The monitor's state, pure: snapshots and poll failures go in with the time they happened, rates and
  * bounded series come out. Rates are counter deltas over the time between snapshots (a counter that goes
- * down means the balancer restarted or was reset: that interval counts as zero, never negative). Events
- * for the log are diffs of consecutive snapshots. Nothing here reads a clock or does I/O.
+ * down means the balancer restarted or was reset: that interval counts as zero, never negative). The log
+ * shows the balancer's own events (its one stream of changes), never guesses from snapshot diffs.
+ * Nothing here reads a clock or does I/O.
  */
-import type { ServerSnapshot, StatsSnapshot } from '../shared/api-types.js';
+import type { BalancerEvent, BalancerEventType, ServerSnapshot, StatsSnapshot } from '../shared/api-types.js';
+
+/** Events that mean a server was lost or a protection could not act. */
+const WARN_EVENTS: ReadonlySet<BalancerEventType> = new Set(['server-down', 'circuit-open', 'ejection-refused']);
 
 /** Samples kept per series: ~1 minute at the default interval. */
 export const SERIES_LENGTH = 60;
@@ -48,9 +52,17 @@ export class MonitorModel {
     this.statusSinceMs = nowMs;
   }
 
+  /** The balancer's events since the last poll, each one log line at the time it happened. */
+  applyEvents(events: readonly BalancerEvent[]): void {
+    for (const e of events) {
+      const at = Date.parse(e.time);
+      this.addLog(Number.isNaN(at) ? 0 : at, `${e.server ?? 'balancer'}: ${e.type}${e.detail ? ` (${e.detail})` : ''}`, WARN_EVENTS.has(e.type) ? 'warn' : 'info');
+    }
+  }
+
   applySnapshot(snapshot: StatsSnapshot, atMs: number): void {
     const previous = this.#previous;
-    if (previous !== null) this.#diff(previous.snapshot, snapshot, atMs);
+    if (previous !== null && snapshot.uptimeSeconds < previous.snapshot.uptimeSeconds) this.addLog(atMs, 'balancer restarted: counters start again', 'warn');
     if (this.status !== 'live') {
       if (this.status !== 'connecting') this.addLog(atMs, `connected again to ${snapshot.url}`, 'info');
       this.#setStatus('live', atMs);
@@ -107,27 +119,6 @@ export class MonitorModel {
     if (status === this.status) return;
     this.status = status;
     this.statusSinceMs = atMs;
-  }
-
-  #diff(before: StatsSnapshot, after: StatsSnapshot, atMs: number): void {
-    if (after.uptimeSeconds < before.uptimeSeconds) this.addLog(atMs, 'balancer restarted: counters start again', 'warn');
-    if (before.algorithm !== after.algorithm) this.addLog(atMs, `algorithm switched: ${before.algorithm} -> ${after.algorithm}`);
-    const old = new Map(before.servers.map((s) => [s.id, s]));
-    const now = new Set(after.servers.map((s) => s.id));
-    for (const server of after.servers) {
-      const was = old.get(server.id);
-      if (was === undefined) {
-        this.addLog(atMs, `server added: ${server.id} (${server.url}, weight ${server.weight})`);
-        continue;
-      }
-      if (was.state !== server.state) {
-        const level = server.state === 'down' || server.state === 'ejected' ? 'warn' : 'info';
-        const why = server.state === 'down' ? ` (${server.healthCheck.detail ?? 'health check failed'})` : server.state === 'ejected' ? ` (${server.lastError ?? 'failures'})` : '';
-        this.addLog(atMs, `${server.id}: ${was.state} -> ${server.state}${why}`, level);
-      }
-      if (was.weight !== server.weight) this.addLog(atMs, `${server.id}: weight ${was.weight} -> ${server.weight}`);
-    }
-    for (const id of old.keys()) if (!now.has(id)) this.addLog(atMs, `server removed: ${id}`);
   }
 }
 

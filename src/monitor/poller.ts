@@ -2,19 +2,24 @@
  * Polls the balancer's stats. Polls never overlap: the next one is scheduled only when the last has
  * finished. After a failure the delay doubles up to 10 s (backoff), and the first success returns to the
  * interval, so a balancer that goes away and comes back is picked up again without a restart.
+ * Each poll also reads the balancer's events after the last one seen (`/lb/history?since=`), so every
+ * change shows in the log, even one undone within a poll interval.
  */
 import type { AdminClient } from '../shared/admin-client.js';
-import type { StatsSnapshot } from '../shared/api-types.js';
+import type { BalancerEvent, StatsSnapshot } from '../shared/api-types.js';
 
 export const MAX_BACKOFF_MS = 10_000;
 
 export interface PollerHandlers {
-  snapshot(snapshot: StatsSnapshot, atMs: number): void;
+  /** `events`: what changed since the previous poll, oldest first. */
+  snapshot(snapshot: StatsSnapshot, atMs: number, events: BalancerEvent[]): void;
   error(message: string, atMs: number, retryInMs: number): void;
 }
 
 export class Poller {
-  readonly #client: Pick<AdminClient, 'stats'>;
+  readonly #client: Pick<AdminClient, 'stats' | 'history'>;
+  /** Id of the newest event seen; 0 before the first poll. */
+  #sinceEventId = 0;
   readonly #handlers: PollerHandlers;
   #intervalMs: number;
   #timer: NodeJS.Timeout | null = null;
@@ -23,7 +28,7 @@ export class Poller {
   #stopped = false;
   #paused = false;
 
-  constructor(client: Pick<AdminClient, 'stats'>, intervalMs: number, handlers: PollerHandlers) {
+  constructor(client: Pick<AdminClient, 'stats' | 'history'>, intervalMs: number, handlers: PollerHandlers) {
     this.#client = client;
     this.#intervalMs = intervalMs;
     this.#handlers = handlers;
@@ -83,8 +88,12 @@ export class Poller {
     let next = this.#intervalMs;
     try {
       const snapshot = await this.#client.stats();
+      let history = await this.#client.history(this.#sinceEventId);
+      // Event ids start again when the balancer restarts: read its events from the beginning.
+      if (history.lastEventId < this.#sinceEventId) history = await this.#client.history(0);
+      this.#sinceEventId = history.lastEventId;
       this.#failures = 0;
-      if (!this.#stopped) this.#handlers.snapshot(snapshot, Date.now());
+      if (!this.#stopped) this.#handlers.snapshot(snapshot, Date.now(), history.events);
     } catch (err) {
       this.#failures += 1;
       next = Math.min(MAX_BACKOFF_MS, this.#intervalMs * 2 ** this.#failures);

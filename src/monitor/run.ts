@@ -25,8 +25,9 @@ export async function runDashboard({ url, intervalMs, token }: DashboardRun): Pr
   model.addLog(Date.now(), `watching ${client.url} every ${intervalMs / 1000} s`);
   let dashboard: { update(): void } | null = null;
   const poller = new Poller(client, intervalMs, {
-    snapshot: (snapshot, at) => {
+    snapshot: (snapshot, at, events) => {
       model.applySnapshot(snapshot, at);
+      model.applyEvents(events);
       dashboard?.update();
     },
     error: (message, at) => {

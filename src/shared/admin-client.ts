@@ -50,8 +50,9 @@ export class AdminClient {
     return this.#call('GET', 'lb/stats');
   }
 
-  history(): Promise<HistoryResponse> {
-    return this.#call('GET', 'lb/history');
+  /** Requests and events; with `sinceEventId`, only events after it (the viewers' cursor). */
+  history(sinceEventId?: number): Promise<HistoryResponse> {
+    return this.#call('GET', sinceEventId === undefined ? 'lb/history' : `lb/history?since=${sinceEventId}`);
   }
 
   async addServer(server: { host: string; port: number; weight?: number }): Promise<ServerSnapshot> {

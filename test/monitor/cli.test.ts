@@ -96,14 +96,19 @@ describe.skipIf(!hasTmux)(hasTmux ? 'lb monitor in a real terminal (tmux)' : 'lb
     await tmux('send-keys', '-t', 'mon', `127.0.0.1:${port}`, 'Enter');
     await waitFor('the new server in the admin API', async () => (await stats()).servers.some((s) => s.port === port));
     await waitFor('the new server on screen', async () => new RegExp(`127\\.0\\.0\\.1:${port}\\s+up`).test(await screen()));
-    expect(await screen()).toContain(`added 127.0.0.1:${port}`);
+    await waitFor('the balancer\'s event in the log', async () => (await screen()).includes(`127.0.0.1:${port}: server-added`));
 
     await tmux('send-keys', '-t', 'mon', 'Down', 'Down');
+    // The weight prompt starts empty: typing 5 sets 5 (it used to append to the old value: 1 -> 15).
+    await tmux('send-keys', '-t', 'mon', 'w');
+    await waitFor('the weight prompt', async () => (await screen()).includes(`Weight for 127.0.0.1:${port} (now 1`));
+    await tmux('send-keys', '-t', 'mon', '5', 'Enter');
+    await waitFor('weight 5 in the admin API', async () => (await stats()).servers.find((s) => s.port === port)?.weight === 5);
     await tmux('send-keys', '-t', 'mon', 'd');
     await waitFor('the confirmation', async () => (await screen()).includes(`Remove 127.0.0.1:${port}?`));
     await tmux('send-keys', '-t', 'mon', 'y');
     await waitFor('the server gone from the admin API', async () => !(await stats()).servers.some((s) => s.port === port));
-    await waitFor('the removal on screen', async () => (await screen()).includes(`removed 127.0.0.1:${port}`));
+    await waitFor('the removal on screen', async () => (await screen()).includes(`127.0.0.1:${port}: server-removed`));
     expect((await stats()).servers.map((s) => s.id)).toEqual(['s1', 's2']);
 
     await tmux('send-keys', '-t', 'mon', 'q');

@@ -49,8 +49,9 @@ describe('dashboard over a fake terminal (smoke)', () => {
     const model = new MonitorModel(Date.now());
     const terminal = fakeTerminal(100, 30);
     poller = new Poller(client, 100, {
-      snapshot: (s, at) => {
+      snapshot: (s, at, events) => {
         model.applySnapshot(s, at);
+        model.applyEvents(events);
         dashboard?.update();
       },
       error: (message, at) => model.applyError(message, at),
@@ -66,7 +67,9 @@ describe('dashboard over a fake terminal (smoke)', () => {
     await waitFor('the prompt', () => terminal.text().includes('Add server'));
     terminal.input.write(`127.0.0.1:${third.port}\r`);
     await waitFor('the server added through the admin API', () => lb!.pool.findByAddress('127.0.0.1', third.port) !== undefined);
-    await waitFor('the result in the log', () => model.log.some((l) => l.text === `added 127.0.0.1:${third.port}`));
+    // Logged once, as the balancer's own event (the dashboard no longer adds a line of its own).
+    await waitFor('the event in the log', () => model.log.some((l) => l.text.startsWith(`127.0.0.1:${third.port}: server-added (`)));
+    expect(model.log.filter((l) => l.text.includes(`127.0.0.1:${third.port}`))).toHaveLength(1);
 
     terminal.clear();
     terminal.input.write('a');

@@ -38,28 +38,28 @@ describe('MonitorModel', () => {
     expect(model.totalSeries).toHaveLength(SERIES_LENGTH);
   });
 
-  it('logs servers added, removed, changing state or weight, and algorithm switches', () => {
+  it('logs the balancer\'s events as they happened, warnings for lost servers, even a flap between two polls', () => {
+    const model = new MonitorModel(0);
+    const at = (s: number) => new Date(Date.UTC(2026, 10, 24, 8, 0, s)).toISOString();
+    model.applyEvents([
+      { id: 1, time: at(1), type: 'algorithm-switched', server: null, detail: 'round_robin -> least_connections', state: null },
+      { id: 2, time: at(2), type: 'server-down', server: 'a', detail: '3 checks failed (last: HTTP 503)', state: 'down' },
+      { id: 3, time: at(3), type: 'server-up', server: 'a', detail: '2 checks passed (HTTP 200)', state: 'up' },
+      { id: 4, time: at(4), type: 'weight-changed', server: 'a', detail: '1 -> 5', state: 'up' },
+    ]);
+    expect(model.log.map((l) => [l.atMs - Date.parse(at(0)), l.level, l.text])).toEqual([
+      [1000, 'info', 'balancer: algorithm-switched (round_robin -> least_connections)'],
+      [2000, 'warn', 'a: server-down (3 checks failed (last: HTTP 503))'],
+      [3000, 'info', 'a: server-up (2 checks passed (HTTP 200))'],
+      [4000, 'info', 'a: weight-changed (1 -> 5)'],
+    ]);
+  });
+
+  it('no longer invents log lines from snapshot differences', () => {
     const model = new MonitorModel(0);
     model.applySnapshot(snapshot([server('a'), server('b')]), 0);
-    model.applySnapshot(
-      snapshot(
-        [
-          server('a', { state: 'down', healthCheck: { ok: false, detail: 'HTTP 503', at: null, consecutiveFailures: 3, consecutiveSuccesses: 0 } }),
-          server('c', { weight: 2 }),
-        ],
-        { algorithm: 'least_connections' },
-      ),
-      1000,
-    );
-    model.applySnapshot(snapshot([server('a', { state: 'up', weight: 5 }), server('c', { weight: 2 })], { algorithm: 'least_connections' }), 2000);
-    expect(model.log.map((l) => `${l.level} ${l.text}`)).toEqual([
-      'info algorithm switched: round_robin -> least_connections',
-      'warn a: up -> down (HTTP 503)',
-      'info server added: c (http://127.0.0.1:3001, weight 2)',
-      'info server removed: b',
-      'info a: down -> up',
-      'info a: weight 1 -> 5',
-    ]);
+    model.applySnapshot(snapshot([server('a', { state: 'down', weight: 3 })], { algorithm: 'p2c' }), 1000);
+    expect(model.log).toEqual([]);
   });
 
   it('goes stale on a failed poll, disconnected after a while, and live again on the next snapshot', () => {
