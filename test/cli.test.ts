@@ -81,18 +81,20 @@ describe('lb through its bin', () => {
 });
 
 describe('bad input: one line, the right exit code, no stack trace', () => {
-  const cases: Array<[string, string[], number, RegExp]> = [
+  const cases: Array<[string, string[], number, RegExp, Record<string, string>?]> = [
     ['unknown option', ['serve', '--colour', 'red'], 2, /^lb: Unknown argument: colour \(see lb --help\)\n$/],
-    ['bad port', ['serve', '--port', 'eighty'], 2, /^lb: --port must be an integer 0-65535, got "eighty" \(see lb --help\)\n$/],
-    ['bad algorithm', ['serve', '--algorithm', 'fastest'], 2, /^lb: Invalid values: Argument: algorithm, Given: "fastest"/],
+    ['bad port', ['serve', '--port', 'eighty'], 2, /^lb: --port: must be an integer 0-65535, got "eighty" \(see lb --help\)\n$/],
+    ['bad algorithm', ['serve', '--algorithm', 'fastest'], 2, /^lb: --algorithm: must be one of round_robin, least_connections, weighted, least_response_time, consistent_hash, p2c, random, got "fastest" \(see lb --help\)\n$/],
+    ['bad duration', ['serve', '--timeout', '2 weeks'], 2, /^lb: --timeout: must be a duration 1ms-1h \(like 2s, 500ms, 1m, or seconds\), got "2 weeks" \(see lb --help\)\n$/],
+    ['bad environment value', ['serve'], 1, /^lb: LB_HEALTH_INTERVAL: must be a duration 100ms-1h/, { LB_HEALTH_INTERVAL: 'often' }],
     ['no command', [], 2, /^lb: name a command/],
     ['unknown command', ['serv'], 2, /^lb: unknown command "serv". Did you mean serve\? \(see lb --help\)\n$/],
     ['bad error rate', ['testserver', '--error-rate', '2'], 2, /^lb: --error-rate must be a number 0-1, got "2"/],
     ['missing servers file', ['serve', '--servers', '/nonexistent/servers.json'], 1, /^lb: \/nonexistent\/servers\.json: file not found\n$/],
   ];
 
-  it.each(cases)('%s', async (_name, args, code, message) => {
-    const result = await runLb(args);
+  it.each(cases)('%s', async (_name, args, code, message, env = {}) => {
+    const result = await runLb(args, env);
     expect(result.code).toBe(code);
     expect(result.stderr).toMatch(message);
     expect(result.stderr.split('\n').filter(Boolean)).toHaveLength(1);
@@ -120,6 +122,8 @@ describe('bad input: one line, the right exit code, no stack trace', () => {
     for (const option of ['--port', '--host', '--admin-port', '--admin-host', '--servers', '--algorithm', '--timeout', '--retries']) {
       expect(result.stdout).toContain(option);
     }
-    expect(result.stdout).toContain('[default: 8080]');
+    expect(result.stdout).toMatch(/--port\s+traffic port .*\(env LB_PORT\) \[default:\s+8080\]/s);
+    // Every setting has a flag and an LB_ variable, durations show as durations.
+    expect(result.stdout).toMatch(/--breaker-open-time\s+.*\(env\s+LB_BREAKER_OPEN_TIME\) \[default: 5s\]/s);
   });
 });

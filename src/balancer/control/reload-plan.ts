@@ -9,6 +9,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { AlgorithmName } from '../../shared/api-types.js';
 import type { BalancerConfig } from '../config.js';
 import type { ServerInit } from '../server.js';
+import { restartOnlyChanges } from '../settings/table.js';
 import type { RuntimeState } from './runtime-state.js';
 
 export interface ReloadReport {
@@ -37,21 +38,6 @@ export interface ReloadPlan {
 
 export const idOf = (init: ServerInit): string => init.name ?? `${init.host}:${init.port}`;
 
-const RESTART_ONLY: Array<[keyof BalancerConfig, string]> = [
-  ['port', 'port'],
-  ['host', 'host'],
-  ['adminPort', 'admin port'],
-  ['adminHost', 'admin host'],
-  ['adminToken', 'admin token'],
-  ['sticky', 'sticky_sessions'],
-  ['consistentHash', 'consistent_hash'],
-  ['hashKey', 'consistent_hash.key'],
-  ['circuitBreaker', 'circuit_breaker'],
-  ['limits', 'limits (max_conns default, queue, retry budget, client timeouts, header limits, connections per client)'],
-  ['rateLimit', 'rate_limit'],
-  ['allowHosts', 'allow_hosts'],
-  ['serverHeader', 'server_header'],
-];
 
 const sameAddress = (a: ServerInit, b: ServerInit): boolean => a.host === b.host && a.port === b.port && (a.tls ?? false) === (b.tls ?? false);
 
@@ -137,7 +123,7 @@ export function planReload(
       removed: remove.filter((id) => !add.some((init) => idOf(init) === id)),
       updated: update.map((u) => u.id),
       algorithm: algorithm === null ? null : `${runningAlgorithm} -> ${algorithm}`,
-      needsRestart: RESTART_ONLY.filter(([key]) => !isDeepStrictEqual(previous[key], next[key])).map(([, label]) => label),
+      needsRestart: restartOnlyChanges(previous, next),
       keptRuntime,
       overridden,
     },
