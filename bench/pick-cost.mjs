@@ -24,7 +24,7 @@ function makePool(n) {
   return Array.from({ length: n }, (_, i) => {
     const server = new Server({ host: `10.0.${i >> 8}.${i & 255}`, port: 8080, weight: 1 + (i % 3) });
     server.peakEwma.observe(5 + random() * 10, 0);
-    server.activeRequests = Math.floor(random() * 4);
+    for (let k = Math.floor(random() * 4); k > 0; k--) server.requestStarted();
     return server;
   });
 }

@@ -77,14 +77,14 @@ export class ServerPool extends EventEmitter<PoolEvents> {
 
   setWeight(idOrAddress: string, weight: number): Server {
     const server = this.require(idOrAddress);
-    server.weight = weight;
+    server.setWeight(weight);
     this.emit('change', this.#servers);
     return server;
   }
 
   setMaxConns(idOrAddress: string, maxConns: number): Server {
     const server = this.require(idOrAddress);
-    server.maxConns = maxConns;
+    server.setMaxConns(maxConns);
     this.emit('change', this.#servers);
     return server;
   }
@@ -97,8 +97,7 @@ export class ServerPool extends EventEmitter<PoolEvents> {
   /** Draining: no new requests, in-flight ones finish; undrain puts it back in rotation. */
   setDraining(idOrAddress: string, draining: boolean): Server {
     const server = this.require(idOrAddress);
-    server.draining = draining;
-    server.enabled = !draining;
+    server.setDraining(draining);
     this.emit('change', this.#servers);
     return server;
   }

@@ -53,36 +53,105 @@ export class Server {
   readonly port: number;
   readonly origin: string;
   readonly addedAt: Date;
-  weight: number;
-  maxConns: number;
-  /** The operator's decision: false while draining or disabled. */
-  enabled = true;
-  /** What active health checks observed. */
-  healthy: boolean;
-  draining = false;
-  activeRequests = 0;
-  totalRequests = 0;
-  totalSuccesses = 0;
-  totalFailures = 0;
-  ewmaLatencyMs = 0;
-  lastError: string | null = null;
-  counterUnderflows = 0;
+  // State changes only through the methods below (the pool and the control plane call them); everyone
+  // else reads the getters.
+  #weight: number;
+  #maxConns: number;
+  #enabled = true;
+  #healthy: boolean;
+  #draining = false;
+  #activeRequests = 0;
+  #totalRequests = 0;
+  #totalSuccesses = 0;
+  #totalFailures = 0;
+  #ewmaLatencyMs = 0;
+  #lastError: string | null = null;
+  #counterUnderflows = 0;
+  #healthChecksPassed = 0;
+  #healthChecksFailed = 0;
+  #healthCheck: HealthCheckSnapshot = { ok: null, detail: null, at: null, consecutiveFailures: 0, consecutiveSuccesses: 0 };
   readonly latency = new LatencyHistogram();
   /** Latency cost for least_response_time; fed by every finished request. */
   readonly peakEwma = new PeakEwma();
   /** Passive health; opened and closed by health/passive.ts, which applies the ejection cap. */
   readonly circuit: CircuitBreaker;
-  healthChecksPassed = 0;
-  healthChecksFailed = 0;
-  /** Last active health check, for the stats. */
-  healthCheck: HealthCheckSnapshot = { ok: null, detail: null, at: null, consecutiveFailures: 0, consecutiveSuccesses: 0 };
+
+  get weight(): number {
+    return this.#weight;
+  }
+  get maxConns(): number {
+    return this.#maxConns;
+  }
+  /** The operator's decision: false while draining or disabled. */
+  get enabled(): boolean {
+    return this.#enabled;
+  }
+  /** What active health checks observed. */
+  get healthy(): boolean {
+    return this.#healthy;
+  }
+  get draining(): boolean {
+    return this.#draining;
+  }
+  get activeRequests(): number {
+    return this.#activeRequests;
+  }
+  get totalRequests(): number {
+    return this.#totalRequests;
+  }
+  get totalSuccesses(): number {
+    return this.#totalSuccesses;
+  }
+  get totalFailures(): number {
+    return this.#totalFailures;
+  }
+  get ewmaLatencyMs(): number {
+    return this.#ewmaLatencyMs;
+  }
+  get lastError(): string | null {
+    return this.#lastError;
+  }
+  get counterUnderflows(): number {
+    return this.#counterUnderflows;
+  }
+  get healthChecksPassed(): number {
+    return this.#healthChecksPassed;
+  }
+  get healthChecksFailed(): number {
+    return this.#healthChecksFailed;
+  }
+  /** The last active health check, for the stats. */
+  get healthCheck(): Readonly<HealthCheckSnapshot> {
+    return this.#healthCheck;
+  }
+
+  setWeight(weight: number): void {
+    this.#weight = weight;
+  }
+
+  setMaxConns(maxConns: number): void {
+    this.#maxConns = maxConns;
+  }
+
+  /** Draining: the operator takes it out of rotation (in-flight requests finish); undrain puts it back. */
+  setDraining(draining: boolean): void {
+    this.#draining = draining;
+    this.#enabled = !draining;
+  }
+
+  /** One active health check's result, and the rise/fall counters after it. */
+  recordHealthCheck(ok: boolean, detail: string, consecutiveFailures: number, consecutiveSuccesses: number): void {
+    if (ok) this.#healthChecksPassed += 1;
+    else this.#healthChecksFailed += 1;
+    this.#healthCheck = { ok, detail, at: new Date().toISOString(), consecutiveFailures, consecutiveSuccesses };
+  }
 
   constructor(init: ServerInit, defaults: ServerDefaults = DEFAULT_SERVER_DEFAULTS, addedAt = new Date()) {
     this.host = init.host;
     this.port = init.port;
-    this.weight = init.weight ?? 1;
-    this.maxConns = init.maxConns ?? defaults.maxConns;
-    this.healthy = defaults.startHealthy;
+    this.#weight = init.weight ?? 1;
+    this.#maxConns = init.maxConns ?? defaults.maxConns;
+    this.#healthy = defaults.startHealthy;
     this.circuit = new CircuitBreaker(defaults.breaker);
     const hostForUrl = init.host.includes(':') ? `[${init.host}]` : init.host;
     this.origin = `${init.tls === true ? 'https' : 'http'}://${hostForUrl}:${init.port}`;
@@ -94,8 +163,8 @@ export class Server {
   /** Enabled, healthy, not full, and its circuit lets a request through. */
   isAvailable(): boolean {
     return (
-      this.enabled &&
-      this.healthy &&
+      this.#enabled &&
+      this.#healthy &&
       !this.isFull() &&
       // Reading the clock only for an open circuit keeps the common case free of a clock call.
       (this.circuit.isClosed || this.circuit.allows(performance.now()))
@@ -104,82 +173,82 @@ export class Server {
 
   /** What active health checks concluded (rise/fall applied by the checker, the verdict applied by the control plane). */
   setHealthy(healthy: boolean): void {
-    this.healthy = healthy;
+    this.#healthy = healthy;
   }
 
   isFull(): boolean {
-    return this.maxConns > 0 && this.activeRequests >= this.maxConns;
+    return this.#maxConns > 0 && this.#activeRequests >= this.#maxConns;
   }
 
   get state(): ServerState {
-    if (this.draining) return this.activeRequests > 0 ? 'draining' : 'drained';
-    if (!this.healthy) return 'down';
+    if (this.#draining) return this.#activeRequests > 0 ? 'draining' : 'drained';
+    if (!this.#healthy) return 'down';
     return this.circuit.isClosed ? 'up' : 'ejected';
   }
 
   requestStarted(): void {
-    this.activeRequests += 1;
-    this.totalRequests += 1;
+    this.#activeRequests += 1;
+    this.#totalRequests += 1;
   }
 
   /** `ok` is false for connect errors, timeouts and 5xx answers: what counts against a server. */
   requestFinished(ok: boolean, durationMs: number, error: string | null, nowMs = performance.now()): void {
-    if (this.activeRequests <= 0) {
-      this.counterUnderflows += 1;
+    if (this.#activeRequests <= 0) {
+      this.#counterUnderflows += 1;
     } else {
-      this.activeRequests -= 1;
+      this.#activeRequests -= 1;
     }
     if (ok) {
-      this.totalSuccesses += 1;
+      this.#totalSuccesses += 1;
     } else {
-      this.totalFailures += 1;
-      this.lastError = error;
+      this.#totalFailures += 1;
+      this.#lastError = error;
     }
     this.latency.record(durationMs);
     // A refused connection fails in a millisecond: counted as fast, it would pull least-latency traffic
     // onto a dead server. Failures count as a slow answer instead.
     this.peakEwma.observe(ok ? durationMs : Math.max(durationMs, FAILURE_LATENCY_PENALTY_MS), nowMs);
-    this.ewmaLatencyMs =
-      this.latency.count === 1 ? durationMs : this.ewmaLatencyMs + EWMA_ALPHA * (durationMs - this.ewmaLatencyMs);
+    this.#ewmaLatencyMs =
+      this.latency.count === 1 ? durationMs : this.#ewmaLatencyMs + EWMA_ALPHA * (durationMs - this.#ewmaLatencyMs);
   }
 
   resetCounters(): void {
-    this.totalRequests = 0;
-    this.totalSuccesses = 0;
-    this.totalFailures = 0;
-    this.ewmaLatencyMs = 0;
-    this.lastError = null;
+    this.#totalRequests = 0;
+    this.#totalSuccesses = 0;
+    this.#totalFailures = 0;
+    this.#ewmaLatencyMs = 0;
+    this.#lastError = null;
     this.latency.reset();
     this.peakEwma.reset();
   }
 
   snapshot(nowMs = performance.now()): ServerSnapshot {
-    const finished = this.totalSuccesses + this.totalFailures;
+    const finished = this.#totalSuccesses + this.#totalFailures;
     return {
       id: this.id,
       host: this.host,
       port: this.port,
       url: this.origin,
-      weight: this.weight,
+      weight: this.#weight,
       state: this.state,
-      enabled: this.enabled,
-      healthy: this.healthy,
-      activeRequests: this.activeRequests,
-      totalRequests: this.totalRequests,
-      totalSuccesses: this.totalSuccesses,
-      totalFailures: this.totalFailures,
-      errorRate: finished === 0 ? 0 : this.totalFailures / finished,
+      enabled: this.#enabled,
+      healthy: this.#healthy,
+      activeRequests: this.#activeRequests,
+      totalRequests: this.#totalRequests,
+      totalSuccesses: this.#totalSuccesses,
+      totalFailures: this.#totalFailures,
+      errorRate: finished === 0 ? 0 : this.#totalFailures / finished,
       avgResponseTimeMs: round(this.latency.meanMs),
       p50ResponseTimeMs: round(this.latency.percentileMs(50)),
       p99ResponseTimeMs: round(this.latency.percentileMs(99)),
-      ewmaLatencyMs: round(this.ewmaLatencyMs),
-      lastError: this.lastError,
+      ewmaLatencyMs: round(this.#ewmaLatencyMs),
+      lastError: this.#lastError,
       addedAt: this.addedAt.toISOString(),
       circuit: this.circuit.stateAt(nowMs),
       circuitFailures: this.circuit.consecutiveFailures,
-      maxConns: this.maxConns,
-      healthCheck: { ...this.healthCheck },
-      counterUnderflows: this.counterUnderflows,
+      maxConns: this.#maxConns,
+      healthCheck: { ...this.#healthCheck },
+      counterUnderflows: this.#counterUnderflows,
     };
   }
 }

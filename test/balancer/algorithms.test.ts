@@ -33,6 +33,9 @@ function picker(name: AlgorithmName, pool: Server[], opts: Partial<AlgorithmOpti
   return (c: RequestContext = ctx()) => algorithm.pick(pool, c)?.id ?? 'none';
 }
 
+/** Puts requests in flight on the first servers, as the proxy would. */
+const busy = (pool: Server[], counts: number[]): void => counts.forEach((n, i) => Array.from({ length: n }, () => pool[i]!.requestStarted()));
+
 const sequence = (pick: (c?: RequestContext) => string, count: number, c?: (i: number) => RequestContext): string =>
   Array.from({ length: count }, (_, i) => pick(c?.(i))).join('');
 
@@ -49,8 +52,8 @@ describe.each(ALGORITHM_NAMES)('contract: %s', (name) => {
 
   it('never picks a disabled, unhealthy or excluded server', () => {
     const pool = servers(4);
-    pool[0]!.enabled = false;
-    pool[1]!.healthy = false;
+    pool[0]!.setDraining(true);
+    pool[1]!.setHealthy(false);
     const pick = picker(name, pool);
     const seen = new Set(Array.from({ length: 200 }, (_, i) => pick(ctx({ exclude: new Set([pool[2]!]), clientIp: `10.0.0.${i}` }))));
     expect(seen).toEqual(new Set(['D']));
@@ -60,8 +63,8 @@ describe.each(ALGORITHM_NAMES)('contract: %s', (name) => {
     const pool = servers(3);
     // Three failures open A's circuit (the breaker's default threshold); B holds its one allowed request.
     for (let i = 0; i < 3; i++) pool[0]!.circuit.record(false, performance.now(), () => true);
-    pool[1]!.maxConns = 1;
-    pool[1]!.activeRequests = 1;
+    pool[1]!.setMaxConns(1);
+    pool[1]!.requestStarted();
     expect([pool[0]!.circuit.isClosed, pool[1]!.isFull()]).toEqual([false, true]);
     const pick = picker(name, pool);
     expect(new Set(Array.from({ length: 100 }, (_, i) => pick(ctx({ clientIp: `10.0.3.${i}` }))))).toEqual(new Set(['C']));
@@ -69,15 +72,15 @@ describe.each(ALGORITHM_NAMES)('contract: %s', (name) => {
 
   it('always picks the only available server', () => {
     const pool = servers(3);
-    pool[0]!.healthy = false;
-    pool[2]!.enabled = false;
+    pool[0]!.setHealthy(false);
+    pool[2]!.setDraining(true);
     const pick = picker(name, pool);
     expect(new Set(Array.from({ length: 50 }, (_, i) => pick(ctx({ clientIp: `10.0.1.${i}` }))))).toEqual(new Set(['B']));
   });
 
   it('picks nothing when no server is available', () => {
     const pool = servers(2);
-    for (const s of pool) s.healthy = false;
+    for (const s of pool) s.setHealthy(false);
     expect(sequence(picker(name, pool), 2)).toBe('nonenone');
   });
 
@@ -92,11 +95,11 @@ describe.each(ALGORITHM_NAMES)('contract: %s', (name) => {
 describe('exact sequences of the deterministic policies', () => {
   const cases: Array<[string, AlgorithmName, number[], (pool: Server[]) => void, number, string]> = [
     ['round robin cycles in order', 'round_robin', [1, 1, 1], () => {}, 7, 'ABCABCA'],
-    ['round robin skips a down server, keeping the order of the others', 'round_robin', [1, 1, 1], (p) => (p[1]!.healthy = false), 6, 'ACACAC'],
+    ['round robin skips a down server, keeping the order of the others', 'round_robin', [1, 1, 1], (p) => (p[1]!.setHealthy(false)), 6, 'ACACAC'],
     ['weighted 3:2:1 interleaves (nginx smooth WRR)', 'weighted', [3, 2, 1], () => {}, 12, 'ABACBAABACBA'],
     ['weighted 5:1:1 as in nginx\'s commit message', 'weighted', [5, 1, 1], () => {}, 7, 'AABACAA'],
-    ['weighted skips a down server', 'weighted', [3, 2, 1], (p) => (p[0]!.healthy = false), 6, 'BCBBCB'],
-    ['least connections takes the least busy', 'least_connections', [1, 1, 1], (p) => ((p[0]!.activeRequests = 5), (p[1]!.activeRequests = 1), (p[2]!.activeRequests = 3)), 3, 'BBB'],
+    ['weighted skips a down server', 'weighted', [3, 2, 1], (p) => (p[0]!.setHealthy(false)), 6, 'BCBBCB'],
+    ['least connections takes the least busy', 'least_connections', [1, 1, 1], (p) => busy(p, [5, 1, 3]), 3, 'BBB'],
     ['least connections rotates among ties', 'least_connections', [1, 1, 1], () => {}, 6, 'ABCABC'],
   ];
 
@@ -118,7 +121,7 @@ describe('exact sequences of the deterministic policies', () => {
     const pool = servers(2, [1, 1]);
     const pick = picker('weighted', pool);
     expect(sequence(pick, 4)).toBe('ABAB');
-    pool[0]!.weight = 3;
+    pool[0]!.setWeight(3);
     expect(counts([...sequence(pick, 40)])).toEqual({ A: 30, B: 10 });
   });
 });
@@ -137,10 +140,10 @@ describe('distributions (seeded, with bands)', () => {
     const pick = picker('p2c', pool);
     const c = counts(Array.from({ length: 8000 }, () => pick()));
     for (const id of ['A', 'B', 'C', 'D']) expect(c[id]).toBeGreaterThan(1600);
-    pool[0]!.activeRequests = 10;
-    const busy = counts(Array.from({ length: 4000 }, () => pick()));
+    busy(pool, [10]);
+    const picked = counts(Array.from({ length: 4000 }, () => pick()));
     // A is picked only when both random choices are A, which p2c never draws: never.
-    expect(busy.A ?? 0).toBe(0);
+    expect(picked.A ?? 0).toBe(0);
   });
 
   it('least_response_time measures unmeasured servers first, then prefers the fastest', () => {
@@ -227,11 +230,11 @@ describe('consistent_hash', () => {
     const ks = keys(2000);
     const pick = picker('consistent_hash', pool);
     const before = ks.map((k) => pick(ctx({ clientIp: k })));
-    pool[1]!.healthy = false;
+    pool[1]!.setHealthy(false);
     const during = ks.map((k) => pick(ctx({ clientIp: k })));
     expect(during.includes('B')).toBe(false);
     expect(ks.every((_, i) => before[i] === 'B' || before[i] === during[i])).toBe(true);
-    pool[1]!.healthy = true;
+    pool[1]!.setHealthy(true);
     expect(ks.map((k) => pick(ctx({ clientIp: k })))).toEqual(before);
   });
 

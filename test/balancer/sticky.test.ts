@@ -33,7 +33,7 @@ describe('sticky cookie', () => {
     const sticky = new StickySessions(config(), () => now);
     const rr = fallback();
     const cookie = cookieOf(sticky.route(pool, ctx(), rr).setCookie)!;
-    pool[0]!.healthy = false;
+    pool[0]!.setHealthy(false);
     const moved = sticky.route(pool, ctx(cookie), rr);
     expect(moved.server).not.toBe(pool[0]);
     expect(cookieOf(moved.setCookie)!.split('.')[0]).toBe(cookie.split('.')[0]);

@@ -97,15 +97,7 @@ export class ActiveHealthChecker {
         this.#states.set(server, state);
       }
       const flipped = state.observe(result.ok);
-      if (result.ok) server.healthChecksPassed += 1;
-      else server.healthChecksFailed += 1;
-      server.healthCheck = {
-        ok: result.ok,
-        detail: result.detail,
-        at: new Date().toISOString(),
-        consecutiveFailures: state.consecutiveFailures,
-        consecutiveSuccesses: state.consecutiveSuccesses,
-      };
+      server.recordHealthCheck(result.ok, result.detail, state.consecutiveFailures, state.consecutiveSuccesses);
       if (flipped) {
         const detail = state.healthy
           ? `${this.#config.rise} checks passed (${result.detail})`
