@@ -23,32 +23,14 @@ import { camelCase, envNames, knownFileKeys, SETTINGS, type ConfigFlags, type HA
 import type { ServerInit } from './server.js';
 
 export { HASH_FUNCTIONS, SERVER_HEADER_MODES, STICKY_MODES, type ConfigFlags } from './settings/table.js';
+// Each part's config type lives with the part; the whole config is assembled here.
+import type { HealthCheckConfig } from './health/active.js';
+import type { CircuitBreakerConfig } from './health/passive.js';
+import type { StickyConfig } from './sticky.js';
+import type { ConsistentHashConfig } from './algorithms/consistent-hash.js';
+export type { HealthCheckConfig, CircuitBreakerConfig, StickyConfig, ConsistentHashConfig };
 
 export type HashFunctionName = (typeof HASH_FUNCTIONS)[number];
-
-export interface HealthCheckConfig {
-  enabled: boolean;
-  path: string;
-  intervalMs: number;
-  timeoutMs: number;
-  /** Consecutive failures that take a server out (the seed's `retries`). */
-  fall: number;
-  /** Consecutive successes that bring it back. */
-  rise: number;
-  /** Status codes that pass, inclusive. Default 200-399 (HAProxy's 2xx and 3xx). */
-  expectedStatus: { min: number; max: number };
-  /** Servers start in rotation before their first check, as nginx and Traefik do. */
-  startHealthy: boolean;
-}
-
-export interface CircuitBreakerConfig {
-  enabled: boolean;
-  /** Consecutive failures (connect errors, resets, timeouts, 5xx) that open a server's circuit. */
-  failThreshold: number;
-  openTimeMs: number;
-  /** Most servers ejected at once, as a share of the pool (Envoy's max_ejection_percent); at least one. */
-  maxEjectionPercent: number;
-}
 
 export interface LimitsConfig {
   /** Most requests in flight to one server; 0 = no limit (HAProxy's maxconn). Per-server `max_conns` wins. */
@@ -77,23 +59,7 @@ export interface LimitsConfig {
 /** What `x-lb-server` tells clients: the server id, only an explicit name (never an address), or nothing. */
 export type ServerHeaderMode = (typeof SERVER_HEADER_MODES)[number];
 
-export interface ConsistentHashConfig {
-  virtualNodes: number;
-  hashFunction: HashFunctionName;
-}
-
 export type StickyMode = (typeof STICKY_MODES)[number];
-
-export interface StickyConfig {
-  mode: StickyMode;
-  cookieName: string;
-  /** Cookie Max-Age, and how long an idle session is still counted. */
-  ttlMs: number;
-  /** HMAC key for the cookie; random per process when null (set it to share cookies between instances). */
-  secret: string | null;
-  /** Most sessions tracked at once; the least recently seen go first. */
-  maxSessions: number;
-}
 
 export interface TlsConfig {
   /** PEM certificate chain and key for HTTPS on the traffic port; null = plain HTTP. */
@@ -139,7 +105,6 @@ export interface BalancerConfig {
   /** Unknown keys and other things worth a line in the log, never fatal. */
   warnings: string[];
 }
-
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -254,8 +219,6 @@ function parseServers(value: unknown, path: string, warnings: string[], report: 
   });
   return servers;
 }
-
-
 
 /** The value at `section.key` of a file object, if any. */
 function fileValue(file: Json, path: string): unknown {

@@ -14,11 +14,22 @@ import { createHmac, randomBytes } from 'node:crypto';
 import type { SessionStats } from '../shared/api-types.js';
 import type { BalancingAlgorithm, RequestContext } from './algorithms/index.js';
 import { isEligible } from './algorithms/types.js';
-import type { StickyConfig } from './config.js';
 import { fnv1a } from './hash.js';
 import { cookieValue } from './hash-key.js';
 import { HashRing } from './hash-ring.js';
 import type { Server } from './server.js';
+
+import type { StickyMode } from './config.js';
+export interface StickyConfig {
+  mode: StickyMode;
+  cookieName: string;
+  /** Cookie Max-Age, and how long an idle session is still counted. */
+  ttlMs: number;
+  /** HMAC key for the cookie; random per process when null (set it to share cookies between instances). */
+  secret: string | null;
+  /** Most sessions tracked at once; the least recently seen go first. */
+  maxSessions: number;
+}
 
 export interface StickyRoute {
   server: Server | undefined;

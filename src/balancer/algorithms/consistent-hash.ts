@@ -4,12 +4,17 @@
  * it is available; an unavailable or excluded server is walked past clockwise. Rebuilt only when
  * membership or weights change (the pool's change event); a pick is one key hash and a binary search.
  */
-import type { ConsistentHashConfig } from '../config.js';
 import { HASH_FUNCTIONS_BY_NAME, type HashFunction } from '../hash.js';
 import { hashKeyOf, type HashKeySpec } from '../hash-key.js';
 import { HashRing } from '../hash-ring.js';
 import type { Server } from '../server.js';
 import { isEligible, type BalancingAlgorithm, type RequestContext } from './types.js';
+
+import type { HashFunctionName } from '../config.js';
+export interface ConsistentHashConfig {
+  virtualNodes: number;
+  hashFunction: HashFunctionName;
+}
 
 export class ConsistentHash implements BalancingAlgorithm {
   readonly name = 'consistent_hash' as const;

@@ -5,7 +5,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { AlgorithmName } from '../../shared/api-types.js';
 import type { Random } from '../../shared/random.js';
-import type { ConsistentHashConfig } from '../config.js';
+import type { ConsistentHashConfig } from './consistent-hash.js';
 import type { HashKeySpec } from '../hash-key.js';
 import type { Server } from '../server.js';
 

@@ -8,11 +8,25 @@
  * also closes the circuit of a server that comes back up).
  */
 import { Agent, request } from 'undici';
-import type { HealthCheckConfig } from '../config.js';
 import type { ServerPool } from '../pool.js';
 import type { Server } from '../server.js';
 import { connectOptions, type UpstreamTls } from '../upstreams.js';
 import { HealthState } from './health-state.js';
+
+export interface HealthCheckConfig {
+  enabled: boolean;
+  path: string;
+  intervalMs: number;
+  timeoutMs: number;
+  /** Consecutive failures that take a server out (the seed's `retries`). */
+  fall: number;
+  /** Consecutive successes that bring it back. */
+  rise: number;
+  /** Status codes that pass, inclusive. Default 200-399 (HAProxy's 2xx and 3xx). */
+  expectedStatus: { min: number; max: number };
+  /** Servers start in rotation before their first check, as nginx and Traefik do. */
+  startHealthy: boolean;
+}
 
 export interface ProbeResult {
   ok: boolean;

@@ -5,10 +5,18 @@
  * deploy that fails everywhere degrades to "errors from servers", not "503 from the balancer".
  */
 import type { BalancerEventType } from '../../shared/api-types.js';
-import type { CircuitBreakerConfig } from '../config.js';
 import type { ServerPool } from '../pool.js';
 import type { Server } from '../server.js';
 import type { BreakerTransition } from './circuit-breaker.js';
+
+export interface CircuitBreakerConfig {
+  enabled: boolean;
+  /** Consecutive failures (connect errors, resets, timeouts, 5xx) that open a server's circuit. */
+  failThreshold: number;
+  openTimeMs: number;
+  /** Most servers ejected at once, as a share of the pool (Envoy's max_ejection_percent); at least one. */
+  maxEjectionPercent: number;
+}
 
 export type HealthEventSink = (type: BalancerEventType, server: Server, detail: string) => void;
 
