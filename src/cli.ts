@@ -38,7 +38,24 @@ export function buildCli(argv: readonly string[]): Argv {
     });
 }
 
+/**
+ * `lb monitor --json | head -c 400` closes our stdout: that is the reader saying "enough", not an
+ * error. End at once and quietly, as `yes | head` does.
+ */
+function endQuietlyWhenStdoutCloses(): void {
+  const onError = (err: NodeJS.ErrnoException): void => {
+    if (err.code !== 'EPIPE') throw err;
+    process.exitCode ??= 0;
+    process.exit();
+  };
+  process.stdout.on('error', onError);
+  process.stderr.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+  });
+}
+
 export async function main(argv: readonly string[]): Promise<void> {
+  endQuietlyWhenStdoutCloses();
   try {
     await buildCli(argv).parseAsync();
   } catch (err) {

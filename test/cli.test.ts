@@ -127,3 +127,20 @@ describe('bad input: one line, the right exit code, no stack trace', () => {
     expect(result.stdout).toMatch(/--breaker-open-time\s+.*\(env\s+LB_BREAKER_OPEN_TIME\) \[default: 5s\]/s);
   });
 });
+
+describe('a reader that stops reading', () => {
+  it.each([
+    ['lb monitor --interval 0.2 | head -3', ['--interval', '0.2'], 3],
+    ['lb monitor --json | head -c 400', ['--json', '--interval', '0.2'], 1],
+  ])('%s: lb ends quietly with exit 0 when its stdout closes', async (_name, flags, lines) => {
+    const backends = await scope.startServers(1);
+    const lb = await scope.startLb(backends);
+    const monitor = scope.spawnLb(['monitor', '--url', lb.adminUrl, ...flags]);
+    await waitFor(`${lines} line(s) of output`, () => monitor.stdout().split('\n').length > lines);
+    // What `head` does once it has enough: close its end of the pipe. The next write gets EPIPE.
+    monitor.child.stdout!.destroy();
+    const { code, signal } = await monitor.exited;
+    expect([code, signal]).toEqual([0, null]);
+    expect(monitor.stderr()).not.toMatch(/EPIPE|Error|\n\s+at /);
+  });
+});
