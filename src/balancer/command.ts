@@ -71,7 +71,8 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
     // Printed last: once these lines are out, SIGHUP and file changes are already handled.
     process.stdout.write(
       `lb serve: ${balancer.url} -> ${balancer.pool.size} server(s), ${balancer.algorithm()}\n` +
-        `admin API: ${balancer.adminUrl}/lb/stats\n`,
+        `admin API: ${balancer.adminUrl}/lb/stats\n` +
+        `dashboard: ${balancer.adminUrl}/\n`,
     );
 
     const signal = await untilSignal();

@@ -271,9 +271,11 @@ export function resolveConfig({ file, filePath, env, flags }: ResolveInput): Bal
       raw = env[envName];
       where = envName;
     } else {
-      // The main path wins over a seed alias when both are written.
-      const path = [s.file, ...(s.aliases ?? [])].find((p) => fileValue(object, p) !== undefined);
+      // The main path wins over a seed alias when both are written; say so, one of them is a mistake.
+      const written = [s.file, ...(s.aliases ?? [])].filter((p) => fileValue(object, p) !== undefined);
+      const path = written[0];
       if (path === undefined) continue;
+      if (written.length > 1) warnings.push(`${written.join(' and ')} both set the same thing: ${path} wins`);
       raw = fileValue(object, path);
       where = inFile(path);
     }

@@ -70,7 +70,12 @@ export class BalancerMetrics {
   constructor(sources: MetricsSources) {
     const { pool, stats } = sources;
     const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry, prefix: 'lb_process_' });
+    // Unprefixed, so standard Node.js dashboards match (process_cpu_seconds_total, nodejs_heap_...), and
+    // promtool's naming rules pass (a prefix made lb_process_process_cpu_seconds_total).
+    collectDefaultMetrics({ register: this.registry });
+    // prom-client's own gauges with a counter's _total suffix fail promtool; the same figures remain as
+    // nodejs_active_handles, nodejs_active_requests and nodejs_active_resources (by type).
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) this.registry.removeSingleMetric(name);
     this.registry.registerMetric(
       precomputed('lb_requests_total', 'Client requests answered, by server, method class and status class.', 'counter', () => {
         const values: MetricValue[] = [];
@@ -119,7 +124,7 @@ export class BalancerMetrics {
     perServer('lb_server_healthy', '1 when active health checks pass, else 0.', (s) => (s.healthy ? 1 : 0));
     perServer('lb_server_circuit_state', 'Passive health: 0 closed, 1 half-open, 2 open.', (s) => CIRCUIT_VALUE[s.circuit.stateAt(performance.now())]);
     perServer('lb_server_weight', 'Configured weight.', (s) => s.weight);
-    perServer('lb_server_counter_underflows', 'Requests finished more often than started (a bookkeeping bug; should stay 0).', (s) => s.counterUnderflows);
+    perServer('lb_server_active_underflows', 'Requests finished more often than started (a bookkeeping bug; should stay 0).', (s) => s.counterUnderflows);
     const serverCounter = (name: string, help: string, labels: string[], fill: (c: Counter<string>) => void): void => {
       new Counter({
         name,

@@ -91,6 +91,6 @@ describe('counters that refuse to lie', () => {
       ['dead', 0, 0],
     ]);
     const metrics = await (await fetch(`${lb.adminUrl}/metrics`)).text();
-    expect(metrics.match(/^lb_server_counter_underflows\{server="[^"]+"\} 0$/gm)).toHaveLength(3);
+    expect(metrics.match(/^lb_server_active_underflows\{server="[^"]+"\} 0$/gm)).toHaveLength(3);
   });
 });

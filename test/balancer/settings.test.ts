@@ -74,6 +74,12 @@ describe('what every setting gets from the table', () => {
     ]);
   });
 
+  it('warns when a seed alias and its main key are both set, and the main key wins', () => {
+    const config = resolve({ health_check: { retries: 5, fall: 2 } });
+    expect(config.healthCheck.fall).toBe(2);
+    expect(config.warnings).toEqual(['health_check.fall and health_check.retries both set the same thing: health_check.fall wins']);
+  });
+
   it('warns about unknown keys, suggesting the close one', () => {
     const config = resolve({ load_balancer: { timout: 3, colour: 'red' }, helth_check: {}, servers: [] });
     expect(config.warnings).toEqual([

@@ -1,3 +1,6 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { BalancerHandle } from '../../../src/balancer/balancer.js';
 import type { TestServerHandle } from '../../../src/testserver/server.js';
@@ -91,5 +94,23 @@ describe('GET /metrics', () => {
     expect(sum(samples, 'lb_health_checks_total', { server: 'only', result: 'pass' })).toBeGreaterThanOrEqual(1);
     expect(sum(samples, 'lb_health_checks_total', { server: 'dead', result: 'fail' })).toBeGreaterThanOrEqual(1);
     expect(sum(samples, 'lb_retries_total')).toBe(lb.admin.stats().totals.retries);
+  });
+});
+
+describe.skipIf(!existsSync('/usr/bin/promtool'))(existsSync('/usr/bin/promtool') ? 'promtool' : 'promtool: SKIPPED, not installed (apt-get install prometheus)', () => {
+  it('promtool check metrics passes on a scrape with traffic, errors and the process metrics', async () => {
+    backends = await scope.startServers(2);
+    lb = await scope.startLb(backends);
+    for (let i = 0; i < 4; i++) await (await fetch(`${lb.url}/`)).text();
+    const text = await (await fetch(`${lb.adminUrl}/metrics`)).text();
+    expect(text).toMatch(/^process_cpu_seconds_total /m);
+    expect(text).toMatch(/^nodejs_heap_size_used_bytes /m);
+    const child = spawn('/usr/bin/promtool', ['check', 'metrics'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+    child.stdin.end(text);
+    const [code] = (await once(child, 'exit')) as [number];
+    expect({ code, out }).toEqual({ code: 0, out: '' });
   });
 });
