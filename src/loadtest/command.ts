@@ -32,8 +32,14 @@ export const loadtestCommand: CommandModule<object, LoadtestArgs> = {
       .option('timeline', { type: 'boolean', describe: 'print the per-second mix of servers (see a failover or drain as it happened)' })
       .option('admin-url', stringOption('admin-url', "balancer admin API, to compare the spread with the servers' weights"))
       .option('fail-on', { type: 'string', array: true, describe: 'exit 3 when crossed: error-rate>1%, p99>200ms, p50, p90, p99.9, mean, max, rps<N (repeatable)', requiresArg: true })
+      .option('insecure', { type: 'boolean', describe: 'HTTPS: accept any certificate (self-signed test setups)' })
       .option('json', { type: 'boolean', describe: 'print the result as JSON on stdout (and no progress line)' })
-      .example('$0 loadtest --requests 50 --concurrent 5', '')
+      // As oha, hey and autocannon users type them.
+      .alias('c', 'concurrent')
+      .alias('n', 'requests')
+      .alias('z', 'duration')
+      .alias('q', 'rate')
+      .example('$0 loadtest --requests 50 --concurrent 5', 'or: -n 50 -c 5')
       .example('$0 loadtest --duration 30s --concurrent 50 --timeline', 'a stress test; watch a failover second by second')
       .example('$0 loadtest --rate 500 --duration 10s --fail-on "p99>200ms" --fail-on "error-rate>1%"', 'a CI gate') as unknown as Argv<LoadtestArgs>,
   handler: async (args: ArgumentsCamelCase<LoadtestArgs>) => {

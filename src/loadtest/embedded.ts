@@ -54,6 +54,8 @@ export function createLoadTestControl(targetUrl: string): LoadTestControl {
         paths: [],
         cookies: false,
         timeline: false,
+        // The built-in tests target this balancer itself; with TLS on, its own certificate is what it is.
+        insecure: url.protocol === 'https:',
       });
       run = current;
       const normalized: LoadTestSpec = { kind: spec.kind, concurrency, ...(requests !== null ? { requests } : {}), ...(durationMs !== null ? { durationSeconds: durationMs / 1000 } : {}) };

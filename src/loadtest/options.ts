@@ -20,6 +20,7 @@ export interface LoadtestFlags {
   path?: string[];
   cookies?: boolean;
   timeline?: boolean;
+  insecure?: boolean;
 }
 
 export const DEFAULT_URL = 'http://localhost:8080';
@@ -116,5 +117,6 @@ export async function toLoadOptions(flags: LoadtestFlags): Promise<LoadOptions> 
     paths: await parsePaths(flags.path ?? []),
     cookies: flags.cookies === true,
     timeline: flags.timeline === true,
+    insecure: flags.insecure === true,
   };
 }

@@ -7,7 +7,7 @@
  */
 import { LbError } from '../shared/errors.js';
 import { round } from '../shared/round.js';
-import type { LatencySummary } from './histogram.js';
+import { readableBuckets, type LatencySummary } from './histogram.js';
 import type { ErrorKind, RunResult } from './runner.js';
 
 export interface ServerShare {
@@ -46,6 +46,8 @@ export interface Summary {
   timeline: Array<{ second: number; servers: Record<string, number>; errors: number }> | null;
   maxConcurrency: number;
   thresholds: ThresholdResult[];
+  /** What shaped the run (header names only: values may be secrets); set by the command. */
+  options?: Record<string, unknown>;
 }
 
 export interface RunDescription {
@@ -98,7 +100,7 @@ export function summarize(run: RunResult, description: RunDescription, weights: 
     throughputRps: run.elapsedMs === 0 ? 0 : round((finished / run.elapsedMs) * 1000),
     bytesIn: run.bytesIn,
     latencyMs: mapValues(run.latency.summary(), round),
-    histogram: run.latency.buckets().map(([upToMs, count]) => ({ upToMs: round(upToMs), count })),
+    histogram: readableBuckets(run.latency.buckets()),
     servers,
     unattributed: run.unattributed,
     fairness: fairness(servers),
@@ -204,18 +206,22 @@ function table(rows: string[][]): string[] {
   return rows.map((r) => `  ${r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')}`.trimEnd());
 }
 
-/** Up to 10 lines: the coarse buckets merged so that the text histogram stays short. */
-function histogramLines(histogram: Summary['histogram']): string[] {
+/**
+ * One line per readable bucket, bar length proportional to its count (eighths of a block for the
+ * remainder); a bucket too small for one eighth still gets a thin mark, so 6 requests never look like 2 000.
+ */
+export function histogramLines(histogram: Summary['histogram'], width = 40): string[] {
   if (histogram.length === 0) return [];
-  const groups: Array<{ upToMs: number; count: number }> = [];
-  const perLine = Math.ceil(histogram.length / 10);
-  for (let i = 0; i < histogram.length; i += perLine) {
-    const slice = histogram.slice(i, i + perLine);
-    groups.push({ upToMs: slice.at(-1)!.upToMs, count: slice.reduce((n, b) => n + b.count, 0) });
-  }
-  const max = Math.max(...groups.map((g) => g.count));
-  const width = 40;
-  return groups.map((g) => `  <= ${ms(g.upToMs).padStart(10)}  ${'█'.repeat(Math.max(g.count > 0 ? 1 : 0, Math.round((g.count / max) * width))).padEnd(width)}  ${g.count}`);
+  const max = Math.max(...histogram.map((g) => g.count));
+  return histogram.map((g) => `  <= ${ms(g.upToMs).padStart(10)}  ${bar(g.count, max, width).padEnd(width)}  ${g.count}`);
+}
+
+const EIGHTHS = ['', '▏', '▎', '▍', '▌', '▋', '▊', '▉'];
+
+function bar(count: number, max: number, width: number): string {
+  if (count === 0) return '';
+  const eighths = Math.max(1, Math.round((count / max) * width * 8));
+  return '█'.repeat(Math.floor(eighths / 8)) + EIGHTHS[eighths % 8]!;
 }
 
 export function formatSummary(s: Summary): string {

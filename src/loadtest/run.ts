@@ -41,12 +41,30 @@ export async function runLoadtest(args: LoadtestArgs): Promise<void> {
   }
 
   if (result.completed === 0 && result.errored > 0 && !result.interrupted) {
+    // Nothing was measured: a throughput and a latency histogram of failed attempts would mislead.
     const [kind, count] = [...result.errors].sort((a, b) => b[1] - a[1])[0]!;
-    if (kind === 'connect refused' || kind === 'dns') {
-      throw new LbError('LB_TARGET_UNREACHABLE', `cannot connect to ${options.url.origin}: ${kind} (${count} of ${result.issued} requests)`);
-    }
+    const hint = kind === 'tls' ? ' (a self-signed certificate? add --insecure)' : '';
+    const what = kind === 'connect refused' || kind === 'dns' ? `cannot connect to ${options.url.origin}: ${kind}` : `every request to ${options.url.origin} failed: ${kind}${hint}`;
+    throw new LbError('LB_TARGET_UNREACHABLE', `${what} (${count} of ${result.issued} requests)`);
   }
   const summary = summarize(result, { target: options.url.href, method: options.method, concurrency: options.concurrency, rateRps: options.rateRps }, weights);
+  // --json records every option that shaped the run, so a saved result can be reproduced.
+  summary.options = {
+    url: options.url.href,
+    requests: options.requests,
+    durationMs: options.durationMs,
+    concurrency: options.concurrency,
+    rateRps: options.rateRps,
+    method: options.method,
+    headers: options.headers.filter((_, i) => i % 2 === 0),
+    bodyBytes: options.body?.length ?? 0,
+    timeoutMs: options.timeoutMs,
+    paths: options.paths.length,
+    cookies: options.cookies,
+    timeline: options.timeline,
+    insecure: options.insecure,
+    failOn: thresholds.map((t) => t.expression),
+  };
   summary.thresholds = checkThresholds(summary, thresholds);
   process.stdout.write(args.json === true ? `${JSON.stringify(summary, null, 2)}\n` : formatSummary(summary));
   const crossed = summary.thresholds.filter((t) => t.crossed);

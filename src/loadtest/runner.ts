@@ -36,9 +36,11 @@ export interface LoadOptions {
   cookies: boolean;
   /** Count requests per server per second. */
   timeline: boolean;
+  /** HTTPS: accept any certificate (self-signed test setups). */
+  insecure: boolean;
 }
 
-export type ErrorKind = 'connect refused' | 'timeout' | 'reset' | 'dns' | 'other';
+export type ErrorKind = 'connect refused' | 'timeout' | 'reset' | 'dns' | 'tls' | 'other';
 
 export interface ServerTally {
   requests: number;
@@ -133,6 +135,7 @@ export class LoadRun extends EventEmitter<{ progress: [Progress] }> {
       pipelining: 1,
       connectTimeout: options.timeoutMs,
       keepAliveTimeout: 30_000,
+      ...(options.insecure ? { connect: { rejectUnauthorized: false } } : {}),
     });
     this.#clients = Array.from({ length: options.concurrency }, (_, i) => new VirtualClient(i, options.cookies));
     this.#idle = [...this.#clients].reverse();
@@ -432,6 +435,7 @@ export function classify(err: Error): ErrorKind {
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'dns';
   if (/TIMEOUT/.test(code) || code === 'ETIMEDOUT') return 'timeout';
   if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'UND_ERR_SOCKET' || code === 'UND_ERR_CLOSED') return 'reset';
+  if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|ERR_SSL/.test(code)) return 'tls';
   return 'other';
 }
 

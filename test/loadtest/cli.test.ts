@@ -1,9 +1,15 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { BalancerHandle } from '../../src/balancer/balancer.js';
 import type { Summary } from '../../src/loadtest/report.js';
 import type { TestServerHandle } from '../../src/testserver/server.js';
 import { runLb } from '../helpers/cli.js';
 import { closedAfterEach, deadAddress, waitFor } from '../helpers/servers.js';
+import { tempDir } from '../helpers/temp.js';
 
 let backends: TestServerHandle[] = [];
 let lb: BalancerHandle | undefined;
@@ -69,5 +75,45 @@ describe('lb loadtest through its bin', () => {
     expect(result.code).toBe(code);
     expect(result.stderr).toMatch(message);
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
+  });
+});
+
+describe('lb loadtest as oha, hey and autocannon users type it', () => {
+  it('-n and -c mean --requests and --concurrent, and --json records every option that shaped the run', async () => {
+    backends = await scope.startServers(1);
+    const json = await runLb(['loadtest', '--url', backends[0]!.url, '-n', '12', '-c', '3', '--header', 'x-api-key: secret', '--json']);
+    expect(json.code).toBe(0);
+    const summary = JSON.parse(json.stdout) as Summary;
+    expect(summary.requests.issued).toBe(12);
+    expect(summary.options).toMatchObject({ requests: 12, concurrency: 3, method: 'GET', insecure: false, headers: ['x-api-key'], timeoutMs: 10_000 });
+    // Header values can be secrets: only names are recorded.
+    expect(json.stdout).not.toContain('secret');
+  });
+
+  it('-z and -q mean --duration and --rate', async () => {
+    backends = await scope.startServers(1);
+    const json = await runLb(['loadtest', '--url', backends[0]!.url, '-z', '500ms', '-q', '40', '--json']);
+    const summary = JSON.parse(json.stdout) as Summary;
+    expect(summary.options).toMatchObject({ durationMs: 500, rateRps: 40, requests: null });
+    expect(summary.requests.issued).toBeGreaterThanOrEqual(15);
+    expect(summary.requests.issued).toBeLessThanOrEqual(25);
+  });
+
+  it('says in one line, exit 1, when every request failed on a self-signed certificate; --insecure gets through', async () => {
+    const dir = await tempDir();
+    const certFile = join(dir, 'cert.pem');
+    const keyFile = join(dir, 'key.pem');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '1', '-subj', '/CN=localhost'], { stdio: 'ignore' });
+    const server = createHttpsServer({ cert: readFileSync(certFile), key: readFileSync(keyFile) }, (_req, res) => res.end('ok'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    scope.track({ close: () => new Promise<void>((resolve) => server.close(() => resolve())) });
+    const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+    const refused = await runLb(['loadtest', '--url', url, '-n', '5']);
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toBe('');
+    expect(refused.stderr).toMatch(/^lb: every request to https:\/\/127\.0\.0\.1:\d+ failed: tls \(a self-signed certificate\? add --insecure\) \(5 of 5 requests\)\n$/);
+    const insecure = await runLb(['loadtest', '--url', url, '-n', '5', '--insecure']);
+    expect(insecure.code).toBe(0);
+    expect(insecure.stdout).toContain('Requests    5 sent, 5 succeeded, 0 failed');
   });
 });
