@@ -75,6 +75,7 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
         `  curl -s -X POST ${balancer.adminUrl}/lb/algorithm -H 'content-type: application/json' -d '{"algorithm":"least_connections"}'`,
         `  curl -s "${servers[0]!.url}/control?healthy=false"       # leaves rotation after 3 failed checks`,
         `  curl -s "${servers[1]!.url}/control?error_rate=0.5"      # its circuit opens: "ejected" in /lb/stats`,
+        `  curl -s "${servers[2]!.url}/control?stop_ms=8000"        # goes away for 8 s: routed around, then back`,
         '',
         'Ctrl-C stops everything.',
       ];
@@ -83,7 +84,8 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
         // The monitor takes the screen; quitting it (q, Ctrl-C) ends the demo.
         const { runDashboard } = await import('../monitor/run.js');
         await runDashboard({ url: balancer.adminUrl, intervalMs: 1000, token: null });
-        process.stdout.write(`${lines.join('\n').replace('Ctrl-C stops everything.', 'Stopped.')}\n`);
+        // The block above is back on screen once the monitor leaves; one line says it is over.
+        process.stdout.write('lb demo stopped: balancer and test servers closed.\n');
       } else {
         await untilSignal();
       }

@@ -6,6 +6,8 @@
  *
  *   GET  /health                       200 {status: "healthy"} or 503 when marked unhealthy
  *   GET  /control?set_delay_ms=N&healthy=true|false&error_rate=0..1   change behaviour, answer the state
+ *   GET  /control?stop_ms=N            answer, then go away for N ms (stop listening, close every connection,
+ *                                      as a crashed or restarting process would), then listen again
  *   ANY  /anything?delay=MS            one slow answer
  *   ANY  /anything?bytes=N             N bytes of application/octet-stream (at most 1 GiB)
  *   ANY  /anything?echo=headers        the JSON answer also lists the request headers
@@ -150,7 +152,33 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
     json(res, 200, payload);
   };
 
+  /** Down for `ms`: nothing listens and every connection is closed; then the same port listens again. */
+  let stopped = false;
+  const stopFor = (ms: number): void => {
+    stopped = true;
+    for (const ws of sockets.clients) ws.terminate();
+    server.close();
+    server.closeAllConnections();
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      stopped = false;
+      server.listen(port, options.host ?? '127.0.0.1');
+    }, ms);
+    timers.add(timer);
+  };
+
   const control = (res: ServerResponse, params: URLSearchParams): void => {
+    const stop = params.get('stop_ms');
+    if (stop !== null) {
+      const ms = Number(stop);
+      if (!Number.isInteger(ms) || ms < 1 || ms > MAX_DELAY_MS) {
+        json(res, 400, { error: `stop_ms must be an integer 1-${MAX_DELAY_MS}, got ${JSON.stringify(stop)}`, server: name });
+        return;
+      }
+      json(res, 200, { server: name, port, stoppingForMs: ms });
+      res.once('finish', () => stopFor(ms));
+      return;
+    }
     const next: TestServerState = { ...state };
     const delay = params.get('set_delay_ms') ?? params.get('delay_ms');
     if (delay !== null) next.delayMs = Number(delay);
@@ -215,6 +243,8 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
         timers.clear();
         for (const ws of sockets.clients) ws.terminate();
         sockets.close();
+        // Stopped by /control?stop_ms: nothing listens, there is nothing to wait for.
+        if (stopped) return;
         const closed = once(server, 'close');
         server.close();
         server.closeAllConnections();

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { seededRandom } from '../../src/shared/random.js';
 import { startTestServer, type TestServerHandle } from '../../src/testserver/server.js';
+import { waitFor } from '../helpers/servers.js';
 
 let server: TestServerHandle | undefined;
 afterEach(async () => {
@@ -63,5 +64,17 @@ describe('lb testserver', () => {
 
   it('rejects a bad start configuration', async () => {
     await expect(startTestServer({ port: 0, errorRate: 3 })).rejects.toThrow('error rate must be between 0 and 1, got 3');
+  });
+});
+
+describe('going away and coming back', () => {
+  it('/control?stop_ms=N answers, refuses connections for N ms, then listens on the same port again', async () => {
+    server = await startTestServer({ port: 0, name: 'phoenix' });
+    const res = await fetch(`${server.url}/control?stop_ms=400`);
+    expect(await res.json()).toMatchObject({ stoppingForMs: 400, port: server.port });
+    await waitFor('the port to refuse connections', async () => (await fetch(`${server!.url}/`).then(() => 'open', (err: Error) => (err.cause as { code?: string })?.code)) === 'ECONNREFUSED', 2000);
+    const back = await waitFor('the port to answer again', async () => fetch(`${server!.url}/health`).then((r) => r.status, () => 0), 5000);
+    expect(back).toBe(200);
+    for (const bad of ['0', '-1', 'soon', '300001']) expect((await fetch(`${server!.url}/control?stop_ms=${bad}`)).status).toBe(400);
   });
 });
