@@ -144,3 +144,22 @@ describe('a reader that stops reading', () => {
     expect(monitor.stderr()).not.toMatch(/EPIPE|Error|\n\s+at /);
   });
 });
+
+describe('lb monitor --command: every dashboard action, scripted', () => {
+  it('drain, undrain, weight, algorithm and reset print the answer and exit 0; a refusal exits 1, a missing argument 2', async () => {
+    const backends = await scope.startServers(2);
+    const lb = await scope.startLb(backends);
+    const run = (...args: string[]) => runLb(['monitor', '--url', lb.adminUrl, '--command', ...args]);
+    expect(await run('drain', '--server', 's1')).toMatchObject({ code: 0, stdout: 's1: drained, weight 1\n' });
+    expect(lb.pool.get('s1')!.draining).toBe(true);
+    expect(await run('undrain', '--server', 's1')).toMatchObject({ code: 0, stdout: 's1: up, weight 1\n' });
+    expect(await run('weight', '--host', '127.0.0.1', '--port', String(backends[1]!.port), '--weight', '7')).toMatchObject({ code: 0, stdout: 's2: up, weight 7\n' });
+    expect(await run('algorithm', '--algorithm', 'p2c')).toMatchObject({ code: 0, stdout: 'algorithm round_robin -> p2c\n' });
+    await (await fetch(`${lb.url}/`)).text();
+    expect(await run('reset')).toMatchObject({ code: 0, stdout: 'counters reset\n' });
+    expect(lb.admin.stats().totals.requests).toBe(0);
+    expect(await run('drain', '--server', 'nope')).toMatchObject({ code: 1, stderr: 'lb: drain: no server nope in the pool\n' });
+    expect(await run('weight', '--server', 's1')).toMatchObject({ code: 2, stderr: 'lb: --command weight needs --weight N (see lb --help)\n' });
+    expect(await run('algorithm')).toMatchObject({ code: 2, stderr: 'lb: --command algorithm needs --algorithm NAME (see lb --help)\n' });
+  });
+});

@@ -5,10 +5,39 @@
  * blessed-contrib cost ~500 ms to load, which `lb --help` should not pay).
  */
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { ALGORITHM_NAMES, type AlgorithmName } from '../shared/api-types.js';
+import type { AdminClient } from '../shared/admin-client.js';
 import { numberOption, portOption, stringOption } from '../shared/cli-options.js';
 import { LbError } from '../shared/errors.js';
 
-const COMMANDS = ['add-server', 'remove-server'] as const;
+/**
+ * Every action of the dashboard, scriptable (HAProxy's runtime API and hatop users script them all):
+ * what each needs, and the one line it prints from the API's answer.
+ */
+const COMMANDS = {
+  'add-server': { needs: 'address', run: async (c, a) => `added ${(await c.addServer({ host: a.host!, port: a.port!, ...(a.weight !== undefined ? { weight: a.weight } : {}) })).id} (weight ${a.weight ?? 1})` },
+  'remove-server': { needs: 'server', run: async (c, a) => `removed ${(await c.removeServer(serverOf(a))).id}` },
+  drain: { needs: 'server', run: async (c, a) => stateLine(await c.updateServer(serverOf(a), { drain: true })) },
+  undrain: { needs: 'server', run: async (c, a) => stateLine(await c.updateServer(serverOf(a), { drain: false })) },
+  weight: { needs: 'server', run: async (c, a) => stateLine(await c.updateServer(serverOf(a), { weight: a.weight ?? needWeight() })) },
+  algorithm: { needs: 'algorithm', run: async (c, a) => { const r = await c.setAlgorithm(a.algorithm!); return `algorithm ${r.previous} -> ${r.algorithm}`; } },
+  reset: { needs: 'nothing', run: async (c) => (await c.reset(), 'counters reset') },
+} satisfies Record<string, { needs: 'address' | 'server' | 'algorithm' | 'nothing'; run(client: AdminClient, args: MonitorArgs): Promise<string> }>;
+
+type CommandName = keyof typeof COMMANDS;
+
+/** `--server ID` or `--host H --port P` (the id of an unnamed server is host:port). */
+function serverOf(args: MonitorArgs): string {
+  return args.server ?? `${args.host}:${args.port}`;
+}
+
+function needWeight(): never {
+  throw new LbError('LB_USAGE', '--command weight needs --weight N');
+}
+
+function stateLine(server: { id: string; state: string; weight: number }): string {
+  return `${server.id}: ${server.state}, weight ${server.weight}`;
+}
 
 interface MonitorArgs {
   url?: string;
@@ -17,7 +46,9 @@ interface MonitorArgs {
   plain?: boolean;
   once?: boolean;
   json?: boolean;
-  command?: (typeof COMMANDS)[number];
+  command?: CommandName;
+  server?: string;
+  algorithm?: AlgorithmName;
   host?: string;
   port?: number;
   weight?: number;
@@ -36,19 +67,27 @@ export const monitorCommand: CommandModule<object, MonitorArgs> = {
       .option('plain', { type: 'boolean', describe: 'print a text table every interval instead of the dashboard (default when not a terminal)' })
       .option('once', { type: 'boolean', describe: 'print one snapshot and exit: 0 if the balancer answered, 1 if not' })
       .option('json', { type: 'boolean', describe: 'print the raw stats JSON (with --once: once; else one line per interval)' })
-      .option('command', { ...stringOption('command', 'run one admin action and exit'), choices: COMMANDS })
-      .option('host', stringOption('host', 'server host, with --command'))
-      .option('port', portOption('port', 'server port, with --command', '-'))
-      .option('weight', numberOption('weight', 'server weight, with --command add-server', { min: 1, max: 1000, integer: true }, '1'))
+      .option('command', { ...stringOption('command', 'run one admin action, print the answer, exit 0 (or 1 when refused)'), choices: Object.keys(COMMANDS) })
+      .option('server', stringOption('server', 'server id or host:port, with --command remove-server, drain, undrain, weight'))
+      .option('host', stringOption('host', 'server host, with --command add-server (or instead of --server)'))
+      .option('port', portOption('port', 'server port, with --command add-server (or instead of --server)'))
+      .option('weight', numberOption('weight', 'server weight, with --command add-server or weight', { min: 1, max: 1000, integer: true }))
+      .option('algorithm', { ...stringOption('algorithm', 'with --command algorithm'), choices: ALGORITHM_NAMES })
       .check((args) => {
-        if (args.command !== undefined && (args.host === undefined || args.port === undefined)) {
-          throw new LbError('LB_USAGE', `--command ${String(args.command)} needs --host and --port`);
-        }
+        const name = args.command as CommandName | undefined;
+        if (name === undefined) return true;
+        const needs = COMMANDS[name].needs;
+        const hasAddress = args.host !== undefined && args.port !== undefined;
+        if (needs === 'address' && !hasAddress) throw new LbError('LB_USAGE', `--command ${name} needs --host and --port`);
+        if (needs === 'server' && args.server === undefined && !hasAddress) throw new LbError('LB_USAGE', `--command ${name} needs --server ID (or --host and --port)`);
+        if (needs === 'algorithm' && args.algorithm === undefined) throw new LbError('LB_USAGE', `--command ${name} needs --algorithm NAME`);
+        if (name === 'weight' && args.weight === undefined) needWeight();
         return true;
       })
       .example('$0 monitor --interval 3', '')
       .example('$0 monitor --once --json | jq .totals', '')
-      .example('$0 monitor --command add-server --host localhost --port 3004', '') as unknown as Argv<MonitorArgs>,
+      .example('$0 monitor --command add-server --host localhost --port 3004', '')
+      .example('$0 monitor --command drain --server api-2', 'also: undrain, weight --weight 5, algorithm --algorithm p2c, reset') as unknown as Argv<MonitorArgs>,
   handler: async (args: ArgumentsCamelCase<MonitorArgs>) => {
     const { AdminClient, admin, runDashboard, runPlain } = await import('./run.js');
     const { formatPlain } = await import('./plain.js');
@@ -63,16 +102,8 @@ export const monitorCommand: CommandModule<object, MonitorArgs> = {
     const intervalMs = Math.round((args.interval ?? 2) * 1000);
 
     if (args.command !== undefined) {
-      const host = args.host!;
-      const port = args.port!;
-      const id = `${host}:${port}`;
-      if (args.command === 'add-server') {
-        const server = await admin('add-server', () => client.addServer({ host, port, ...(args.weight !== undefined ? { weight: args.weight } : {}) }));
-        process.stdout.write(`added ${server.id} (weight ${server.weight})\n`);
-      } else {
-        const server = await admin('remove-server', () => client.removeServer(id));
-        process.stdout.write(`removed ${server.id}\n`);
-      }
+      const name = args.command;
+      process.stdout.write(`${await admin(name, () => COMMANDS[name].run(client, args))}\n`);
       return;
     }
     if (args.once === true) {

@@ -35,7 +35,7 @@ export function numberOption(flag: string, describe: string, range: NumberRange,
   };
 }
 
-export function portOption(flag: string, describe: string, shownDefault: string): Options {
+export function portOption(flag: string, describe: string, shownDefault?: string): Options {
   return numberOption(flag, describe, { min: 0, max: 65535, integer: true }, shownDefault);
 }
 
