@@ -140,8 +140,9 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
     stats.recordEvent(change);
     if (change.server !== null && change.state !== null) emitter.emit('server-state', { server: change.server, type: change.type, detail: change.detail, state: change.state });
     const line = `${change.type}${change.server !== null ? ` ${change.server}` : ''}${change.detail ? `: ${change.detail}` : ''}`;
-    if (WARNING_EVENTS.has(change.type)) logger.warn(line);
-    else logger.info(line);
+    const fields = { event: change.type, eventId: change.id, server: change.server, state: change.state, detail: change.detail };
+    if (WARNING_EVENTS.has(change.type)) logger.warn(line, fields);
+    else logger.info(line, fields);
   });
   const passive = new PassiveHealth(pool, config.circuitBreaker, (type, server, detail) => control.observe(type, server, detail));
   const startChecker = (c: BalancerConfig): ActiveHealthChecker | null =>

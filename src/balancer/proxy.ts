@@ -283,7 +283,12 @@ class ProxyExchange implements Dispatcher.DispatchHandler, Waiter {
     const deps = this.#deps;
     try {
       deps.stats.count('internalErrors');
-      deps.logger.error(`internal error in ${where}, request #${this.#id} ${this.#ctx.method} ${this.#ctx.path.slice(0, 256)}: ${(bug as Error)?.stack ?? String(bug)}`);
+      deps.logger.error(`internal error in ${where}, request #${this.#id} ${this.#ctx.method} ${this.#ctx.path.slice(0, 256)}: ${(bug as Error)?.stack ?? String(bug)}`, {
+        request: this.#id,
+        method: this.#ctx.method,
+        path: this.#ctx.path.slice(0, 256),
+        where,
+      });
       this.#finishAttempt('abandoned', 'LB_PROXY_INTERNAL');
       if (this.#res.headersSent) {
         this.#res.destroy();
@@ -344,7 +349,15 @@ class ProxyExchange implements Dispatcher.DispatchHandler, Waiter {
     this.#lastServer = server;
     this.#attempts += 1;
     if (this.#deps.logger.debugEnabled) {
-      this.#deps.logger.debug(`route ${this.#ctx.method} ${this.#ctx.path} -> ${server.id} (${this.#deps.algorithm().name}, attempt ${this.#attempts})`);
+      const algorithm = this.#deps.algorithm().name;
+      this.#deps.logger.debug(`route ${this.#ctx.method} ${this.#ctx.path} -> ${server.id} (${algorithm}, attempt ${this.#attempts})`, {
+        request: this.#id,
+        method: this.#ctx.method,
+        path: this.#ctx.path,
+        server: server.id,
+        algorithm,
+        attempt: this.#attempts,
+      });
     }
     this.#attemptStartedAt = performance.now();
     this.#upstreamHeaders ??= buildUpstreamHeaders(this.#req, this.#ctx.clientIp, this.#options.forwardedProto);
@@ -467,7 +480,14 @@ class ProxyExchange implements Dispatcher.DispatchHandler, Waiter {
       this.#ctx.exclude = tried;
       const next = this.#pick();
       if (next !== undefined) {
-        this.#deps.logger.debug(`retry ${this.#ctx.method} ${this.#ctx.path}: ${failed.id} failed (${code}), trying ${next.id}`);
+        this.#deps.logger.debug(`retry ${this.#ctx.method} ${this.#ctx.path}: ${failed.id} failed (${code}), trying ${next.id}`, {
+          request: this.#id,
+          method: this.#ctx.method,
+          path: this.#ctx.path,
+          server: failed.id,
+          error: failureName(code),
+          next: next.id,
+        });
         this.#dispatch(next);
         return;
       }

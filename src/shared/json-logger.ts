@@ -1,6 +1,6 @@
 /**
- * The JSON log (pino) for when stderr is not a terminal: one object a line with time, level and msg,
- * ready for a log shipper. Kept out of log.ts so that commands which never log JSON do not load pino.
+ * The JSON log (pino) for when stderr is not a terminal: one object a line with time, level, a short msg
+ * and the line's structured fields (server, method, path, event...), ready for a log shipper. Kept out of log.ts so that commands which never log JSON do not load pino.
  */
 import { pino } from 'pino';
 import type { LogLevel, Logger } from './log.js';
@@ -9,9 +9,9 @@ export function createJsonLogger(level: LogLevel, destination: NodeJS.WritableSt
   const log = pino({ level, base: { app: 'lb' }, timestamp: pino.stdTimeFunctions.isoTime }, destination);
   return {
     debugEnabled: log.isLevelEnabled('debug'),
-    debug: (m) => log.debug(m),
-    info: (m) => log.info(m),
-    warn: (m) => log.warn(m),
-    error: (m) => log.error(m),
+    debug: (m, f) => log.debug(f ?? {}, m),
+    info: (m, f) => log.info(f ?? {}, m),
+    warn: (m, f) => log.warn(f ?? {}, m),
+    error: (m, f) => log.error(f ?? {}, m),
   };
 }

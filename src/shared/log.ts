@@ -6,13 +6,16 @@
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
+/** Structured fields of a log line: the JSON log carries them as keys, the terminal form shows the message. */
+export type LogFields = Readonly<Record<string, string | number | boolean | null>>;
+
 export interface Logger {
   /** Lets a hot path skip building a debug message nobody will read. */
   readonly debugEnabled: boolean;
-  debug(message: string): void;
-  info(message: string): void;
-  warn(message: string): void;
-  error(message: string): void;
+  debug(message: string, fields?: LogFields): void;
+  info(message: string, fields?: LogFields): void;
+  warn(message: string, fields?: LogFields): void;
+  error(message: string, fields?: LogFields): void;
 }
 
 const noop = (): void => {};
@@ -27,7 +30,7 @@ export function createLogger(level: LogLevel, write: (line: string) => void): Lo
   const threshold = LOG_LEVELS.indexOf(level);
   const at = (lvl: LogLevel) =>
     LOG_LEVELS.indexOf(lvl) >= threshold
-      ? (message: string) => write(`${new Date().toISOString().slice(11, 19)} ${lvl.toUpperCase().padEnd(5)} ${message}\n`)
+      ? (message: string, _fields?: LogFields) => write(`${new Date().toISOString().slice(11, 19)} ${lvl.toUpperCase().padEnd(5)} ${message}\n`)
       : noop;
   return { debugEnabled: threshold === 0, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }

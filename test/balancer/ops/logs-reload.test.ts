@@ -69,7 +69,14 @@ describe('logs', () => {
     await fetch(`${adminUrl}/lb/algorithm`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"algorithm":"p2c"}' });
     await waitFor('the log line', () => serve.stderr().includes('algorithm-switched'));
     const line = JSON.parse(serve.stderr().trim().split('\n').find((l) => l.includes('algorithm-switched'))!) as Record<string, unknown>;
-    expect(line).toMatchObject({ level: 30, app: 'lb', msg: 'algorithm-switched: round_robin -> p2c' });
+    expect(line).toMatchObject({ level: 30, app: 'lb', msg: 'algorithm-switched: round_robin -> p2c', event: 'algorithm-switched', server: null, detail: 'round_robin -> p2c' });
+    // Routing decisions at debug carry their parts as fields, not only in the message.
+    await fetch(`${adminUrl}/lb/add-server`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ host: '127.0.0.1', port: 9, name: 'nine' }) }).then((r) => r.text());
+    const url = (await serve.waitForOutput(/lb serve: (http:\/\/\S+)/))[1]!;
+    await (await fetch(`${url}/some/path`)).text();
+    await waitFor('the route line', () => serve.stderr().includes('"msg":"route GET /some/path'));
+    const route = JSON.parse(serve.stderr().trim().split('\n').find((l) => l.includes('"msg":"route GET /some/path'))!) as Record<string, unknown>;
+    expect(route).toMatchObject({ level: 20, method: 'GET', path: '/some/path', server: 'nine', algorithm: 'p2c', attempt: 1 });
     expect(typeof line.time).toBe('string');
   });
 });
@@ -117,13 +124,13 @@ describe('reload', () => {
           if (i === 200) {
             await write([a, b, c], [1, 3, 1], 'least_connections');
             serve.child.kill('SIGHUP');
-            await waitFor('the first reload', () => serve.stderr().includes('reloaded'));
+            await waitFor('the first reload', () => serve.stderr().includes('reloaded (SIGHUP)'));
             reloads += 1;
           }
           if (i === 500) {
             await write([b, c]);
             serve.child.kill('SIGHUP');
-            await waitFor('the second reload', () => (serve.stderr().match(/reloaded/g) ?? []).length === 2);
+            await waitFor('the second reload', () => (serve.stderr().match(/reloaded \(SIGHUP\)/g) ?? []).length === 2);
             reloads += 1;
           }
           return (await fetch(`${url}/`)).status;
