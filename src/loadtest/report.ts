@@ -40,6 +40,8 @@ export interface Summary {
   latencyMs: LatencySummary;
   histogram: Array<{ upToMs: number; count: number }>;
   servers: ServerShare[];
+  /** Per path when --path spreads requests over several; null otherwise. */
+  paths: Array<{ path: string; requests: number; failures: number; meanMs: number; p50Ms: number; p99Ms: number }> | null;
   unattributed: number;
   fairness: { maxMinRatio: number; jainIndex: number; againstWeights: boolean } | null;
   stickiness: { clients: number; violations: number } | null;
@@ -102,6 +104,17 @@ export function summarize(run: RunResult, description: RunDescription, weights: 
     latencyMs: mapValues(run.latency.summary(), round),
     histogram: readableBuckets(run.latency.buckets()),
     servers,
+    paths:
+      run.paths === null
+        ? null
+        : [...run.paths].map(([path, t]) => ({
+            path,
+            requests: t.requests,
+            failures: t.failures,
+            meanMs: round(t.latency.summary().meanMs),
+            p50Ms: round(t.latency.percentileMs(50)),
+            p99Ms: round(t.latency.percentileMs(99)),
+          })),
     unattributed: run.unattributed,
     fairness: fairness(servers),
     stickiness: run.stickiness,
@@ -263,6 +276,10 @@ export function formatSummary(s: Summary): string {
     if (s.unattributed > 0) lines.push(`  ${s.unattributed} answers named no server`);
   } else if (s.requests.completed > 0) {
     lines.push('', 'Distribution across servers: no answer carried x-lb-server (or a JSON "server" field)');
+  }
+  if (s.paths !== null && s.paths.length > 0) {
+    lines.push('', 'By path');
+    lines.push(...table([['path', 'requests', 'failures', 'mean', 'p50', 'p99'], ...s.paths.map((p) => [p.path, String(p.requests), String(p.failures), ms(p.meanMs), ms(p.p50Ms), ms(p.p99Ms)])]));
   }
   if (s.stickiness !== null) {
     lines.push(`Stickiness  ${s.stickiness.violations} of ${s.stickiness.clients} clients reached more than one server`);

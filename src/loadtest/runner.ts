@@ -76,7 +76,19 @@ export interface RunResult {
   maxInFlight: number;
   timeline: TimelineSecond[] | null;
   stickiness: { clients: number; violations: number } | null;
+  /** Per path, when --path spreads requests over several (at most MAX_PATHS_TRACKED, the rest as "(other)"). */
+  paths: Map<string, PathTally> | null;
 }
+
+export interface PathTally {
+  requests: number;
+  /** No answer, or an answer of 400 and above. */
+  failures: number;
+  latency: LatencyRecorder;
+}
+
+/** Each tracked path keeps a latency recorder (~110 KB): bounded. */
+export const MAX_PATHS_TRACKED = 20;
 
 export interface Progress {
   issued: number;
@@ -158,6 +170,7 @@ export class LoadRun extends EventEmitter<{ progress: [Progress] }> {
       maxInFlight: 0,
       timeline: options.timeline ? [] : null,
       stickiness: null,
+      paths: options.paths.length > 1 ? new Map() : null,
     };
   }
 
@@ -239,10 +252,11 @@ export class LoadRun extends EventEmitter<{ progress: [Progress] }> {
     if (client.jar !== null && client.jar.size > 0) {
       headers = [...headers, 'cookie', [...client.jar].map(([k, v]) => `${k}=${v}`).join('; ')];
     }
-    const handler = new Exchange(this, client, startAt);
+    const path = paths.length === 0 ? this.#path : paths[index % paths.length]!;
+    const handler = new Exchange(this, client, startAt, path);
     this.#pool.dispatch(
       {
-        path: paths.length === 0 ? this.#path : paths[index % paths.length]!,
+        path,
         method: this.#o.method,
         headers,
         body: this.#o.body,
@@ -283,10 +297,25 @@ export class LoadRun extends EventEmitter<{ progress: [Progress] }> {
       r.latency.record(latencyMs);
     }
     const failed = kind !== null || status >= 400;
-    if (error === null || kind !== null) this.#attribute(exchange.client, server, latencyMs, failed, now);
+    if (error === null || kind !== null) {
+      this.#attribute(exchange.client, server, latencyMs, failed, now);
+      if (r.paths !== null) this.#attributePath(r.paths, exchange.path, latencyMs, failed);
+    }
     this.#idle.push(exchange.client);
     if (this.#o.rateRps === null || this.#backlog.length > 0) this.#pump();
     else this.#maybeFinish();
+  }
+
+  #attributePath(paths: Map<string, PathTally>, path: string, latencyMs: number, failed: boolean): void {
+    const key = paths.has(path) || paths.size < MAX_PATHS_TRACKED ? path : OTHER;
+    let tally = paths.get(key);
+    if (tally === undefined) {
+      tally = { requests: 0, failures: 0, latency: new LatencyRecorder() };
+      paths.set(key, tally);
+    }
+    tally.requests += 1;
+    if (failed) tally.failures += 1;
+    tally.latency.record(latencyMs);
   }
 
   #attribute(client: VirtualClient, server: string | null, latencyMs: number, failed: boolean, now: number): void {
@@ -354,6 +383,7 @@ export class LoadRun extends EventEmitter<{ progress: [Progress] }> {
 class Exchange implements Dispatcher.DispatchHandler {
   readonly client: VirtualClient;
   readonly startAt: number;
+  readonly path: string;
   abort: ((err?: Error) => void) | null = null;
   readonly #run: LoadRun;
   #status = 0;
@@ -362,10 +392,11 @@ class Exchange implements Dispatcher.DispatchHandler {
   #sniff: Buffer[] | null = null;
   #done = false;
 
-  constructor(run: LoadRun, client: VirtualClient, startAt: number) {
+  constructor(run: LoadRun, client: VirtualClient, startAt: number, path: string) {
     this.#run = run;
     this.client = client;
     this.startAt = startAt;
+    this.path = path;
   }
 
   onConnect(abort: (err?: Error) => void): void {

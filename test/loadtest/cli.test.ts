@@ -117,3 +117,21 @@ describe('lb loadtest as oha, hey and autocannon users type it', () => {
     expect(insecure.stdout).toContain('Requests    5 sent, 5 succeeded, 0 failed');
   });
 });
+
+describe('lb loadtest --path', () => {
+  it('breaks the results down per path when --path spreads requests', async () => {
+    backends = await scope.startServers(1);
+    const text = await runLb(['loadtest', '--url', backends[0]!.url, '-n', '20', '-c', '2', '--path', '/fast,/slow?delay=40']);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/^By path$/m);
+    expect(text.stdout).toMatch(/^ {2}\/fast +10 +0 /m);
+    const slow = /^ {2}\/slow\?delay=40 +10 +0 +\S+ ms +(\S+) ms/m.exec(text.stdout);
+    expect(Number(slow?.[1])).toBeGreaterThanOrEqual(40);
+    const json = JSON.parse((await runLb(['loadtest', '--url', backends[0]!.url, '-n', '20', '-c', '2', '--path', '/fast,/slow?delay=40', '--json'])).stdout) as Summary;
+    expect(json.paths!.map((p) => [p.path, p.requests, p.failures])).toEqual([
+      ['/fast', 10, 0],
+      ['/slow?delay=40', 10, 0],
+    ]);
+    expect(json.paths![1]!.p50Ms).toBeGreaterThanOrEqual(40);
+  });
+});
