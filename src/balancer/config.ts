@@ -14,6 +14,7 @@ import { readFile } from 'node:fs/promises';
 import { isIPv4 } from 'node:net';
 import type { AlgorithmName } from '../shared/api-types.js';
 import { LbError } from '../shared/errors.js';
+import { MAX_WEIGHT } from '../shared/limits.js';
 import type { LogLevel } from '../shared/log.js';
 import type { HashKeySpec } from './hash-key.js';
 import { checkDestination, checkHost, checkPort, checkServerName } from './edge/server-address.js';
@@ -155,7 +156,7 @@ export function bool(value: unknown, path: string): boolean {
 }
 
 const MAX_SERVERS = 10_000;
-export const MAX_WEIGHT = 1_000;
+export { MAX_WEIGHT };
 
 /** Validates one server entry: `{host, port, weight?, name?}` or `{url}` (as the bench harness writes). */
 export function parseServer(value: unknown, path: string, warnings: string[] = []): ServerInit {

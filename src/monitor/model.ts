@@ -1,11 +1,13 @@
 /**
  * The monitor's state, pure: snapshots and poll failures go in with the time they happened, rates and
- * bounded series come out. Rates are counter deltas over the time between snapshots (a counter that goes
- * down means the balancer restarted or was reset: that interval counts as zero, never negative). The log
+ * bounded series come out. Rates are counter deltas over the time between snapshots (src/shared/rates.ts,
+ * as the web page computes them: a counter that goes down counts as zero, never negative). The log
  * shows the balancer's own events (its one stream of changes), never guesses from snapshot diffs.
  * Nothing here reads a clock or does I/O.
  */
 import type { BalancerEvent, BalancerEventType, ServerSnapshot, StatsSnapshot } from '../shared/api-types.js';
+import { MAX_WEIGHT } from '../shared/limits.js';
+import { counterDelta, counterRate, shareOf, totalsRates } from '../shared/rates.js';
 
 /** Events that mean a server was lost or a protection could not act. */
 const WARN_EVENTS: ReadonlySet<BalancerEventType> = new Set(['server-down', 'circuit-open', 'ejection-refused']);
@@ -69,26 +71,22 @@ export class MonitorModel {
     }
     this.lastError = null;
     const seconds = previous === null ? 0 : (atMs - previous.atMs) / 1000;
-    const rate = (now: number, before: number): number => (seconds <= 0 || now < before ? 0 : (now - before) / seconds);
     const before = new Map(previous?.snapshot.servers.map((s) => [s.id, s]));
     for (const server of snapshot.servers) {
       const old = before.get(server.id);
       const entry = this.rates.get(server.id) ?? { rps: 0, recentErrorRate: 0, series: [] };
-      entry.rps = old === undefined ? 0 : rate(server.totalRequests, old.totalRequests);
-      const finished = old === undefined ? 0 : finishedOf(server) - finishedOf(old);
-      const failed = old === undefined ? 0 : server.totalFailures - old.totalFailures;
-      entry.recentErrorRate = finished > 0 && failed > 0 ? failed / finished : 0;
+      entry.rps = old === undefined ? 0 : counterRate(server.totalRequests, old.totalRequests, seconds);
+      const finished = old === undefined ? 0 : counterDelta(finishedOf(server), finishedOf(old));
+      const failed = old === undefined ? 0 : counterDelta(server.totalFailures, old.totalFailures);
+      entry.recentErrorRate = shareOf(failed, finished);
       push(entry.series, entry.rps);
       this.rates.set(server.id, entry);
     }
     for (const id of this.rates.keys()) if (!snapshot.servers.some((s) => s.id === id)) this.rates.delete(id);
-    const t = snapshot.totals;
-    const pt = previous?.snapshot.totals;
-    this.totalRps = pt === undefined ? 0 : rate(t.requests, pt.requests);
-    this.errorsPerSecond = pt === undefined ? 0 : rate(t.failures, pt.failures);
-    const newRequests = pt === undefined || t.requests < pt.requests ? 0 : t.requests - pt.requests;
-    const newFailures = pt === undefined || t.failures < pt.failures ? 0 : t.failures - pt.failures;
-    this.recentErrorRate = newRequests > 0 ? newFailures / newRequests : 0;
+    const totals = totalsRates(snapshot.totals, previous?.snapshot.totals ?? null, seconds);
+    this.totalRps = totals.requestsPerSecond;
+    this.errorsPerSecond = totals.failuresPerSecond;
+    this.recentErrorRate = totals.errorRate;
     push(this.totalSeries, this.totalRps);
     push(this.errorSeries, this.errorsPerSecond);
     this.snapshot = snapshot;
@@ -141,6 +139,6 @@ export function parseServerInput(text: string): { host: string; port: number; we
   const host = match[1]!.replace(/^\[|\]$/g, '');
   if (match[3] === undefined) return { host, port };
   const weight = Number(match[3]);
-  if (weight < 1 || weight > 1000) return { error: `weight must be 1-1000, got ${weight}` };
+  if (weight < 1 || weight > MAX_WEIGHT) return { error: `weight must be 1-${MAX_WEIGHT}, got ${weight}` };
   return { host, port, weight };
 }

@@ -6,6 +6,7 @@
  * blessed tags in the header and log boxes, which parse tags.
  */
 import type { ServerSnapshot, ServerState } from '../shared/api-types.js';
+import { formatDuration, formatNumber, formatPercent } from '../shared/format.js';
 import type { MonitorModel } from './model.js';
 
 export interface ViewOptions {
@@ -65,33 +66,26 @@ interface Column {
   cell: (s: ServerSnapshot, m: MonitorModel) => string;
 }
 
-const num = (n: number, digits = 0): string => (Number.isFinite(n) ? n.toFixed(digits) : '-');
-const pct = (rate: number): string => `${(rate * 100).toFixed(rate > 0 && rate < 0.1 ? 1 : 0)}%`;
-
 function columnsFor(width: number): Column[] {
   const wide = width >= 120;
   const columns: Column[] = [
     { header: 'Server', width: wide ? 22 : 14, cell: (s) => s.id },
     { header: 'State', width: 8, cell: (s) => `${ANSI[s.state][0]}${s.state}${ANSI[s.state][1]}` },
     { header: wide ? 'Active' : 'Act', width: wide ? 6 : 4, cell: (s) => String(s.activeRequests) },
-    { header: 'Req/s', width: 7, cell: (s, m) => num(m.rates.get(s.id)?.rps ?? 0, 1) },
+    { header: 'Req/s', width: 7, cell: (s, m) => formatNumber(m.rates.get(s.id)?.rps ?? 0, 1) },
     { header: 'Total', width: wide ? 9 : 7, cell: (s) => String(s.totalRequests) },
     { header: wide ? 'Errors' : 'Errs', width: wide ? 7 : 5, cell: (s) => String(s.totalFailures) },
-    { header: 'Err%', width: 5, cell: (s) => pct(s.errorRate) },
+    { header: 'Err%', width: 5, cell: (s) => formatPercent(s.errorRate) },
   ];
-  if (wide) columns.push({ header: 'Avg ms', width: 8, cell: (s) => num(s.avgResponseTimeMs, 1) });
-  columns.push({ header: wide ? 'P99 ms' : 'P99', width: wide ? 8 : 6, cell: (s) => num(s.p99ResponseTimeMs, 1) });
+  if (wide) columns.push({ header: 'Avg ms', width: 8, cell: (s) => formatNumber(s.avgResponseTimeMs, 1) });
+  columns.push({ header: wide ? 'P99 ms' : 'P99', width: wide ? 8 : 6, cell: (s) => formatNumber(s.p99ResponseTimeMs, 1) });
   columns.push({ header: wide ? 'Weight' : 'Wt', width: wide ? 6 : 4, cell: (s) => String(s.weight) });
   columns.push({ header: wide ? 'Circuit' : 'Circ', width: wide ? 9 : 6, cell: (s) => (wide ? s.circuit : s.circuit.replace('half_open', 'half')) });
   return columns;
 }
 
-export function formatDuration(seconds: number): string {
-  const s = Math.floor(seconds);
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
-  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
-}
+/** Kept for plain.ts, which imports it from here; written in src/shared/format.ts. */
+export { formatDuration } from '../shared/format.js';
 
 function connectionText(model: MonitorModel, options: ViewOptions): string {
   const since = formatDuration((options.nowMs - model.statusSinceMs) / 1000);
@@ -124,8 +118,8 @@ export function buildView(model: MonitorModel, options: ViewOptions): DashboardV
       [
         `{bold}lb{/bold} ${snapshot.url.replace(/^https?:\/\//, '')}`,
         connectionText(model, options),
-        `${num(model.totalRps, 1)} req/s`,
-        `err ${pct(model.recentErrorRate)}`,
+        `${formatNumber(model.totalRps, 1)} req/s`,
+        `err ${formatPercent(model.recentErrorRate)}`,
         `${healthy}/${servers.length} up`,
         snapshot.algorithm,
         `uptime ${formatDuration(snapshot.uptimeSeconds)}`,
@@ -160,7 +154,7 @@ export function buildView(model: MonitorModel, options: ViewOptions): DashboardV
     rowIds,
     selectedIndex: found === -1 ? (rowIds.length > 0 ? 0 : -1) : found,
     sparkline: {
-      titles: shown.map((s) => `${s.id} ${num(model.rates.get(s.id)?.rps ?? 0, 1)} req/s`),
+      titles: shown.map((s) => `${s.id} ${formatNumber(model.rates.get(s.id)?.rps ?? 0, 1)} req/s`),
       data: shown.map((s) => seriesOf(model.rates.get(s.id)?.series ?? [])),
     },
     line: [

@@ -5,7 +5,16 @@
  * one-line message: the API's own `{error: {message}}` when it answered, else what went wrong on the way.
  */
 import got, { HTTPError, RequestError, type Got } from 'got';
-import type { AlgorithmName, HistoryResponse, ServerSnapshot, StatsSnapshot } from './api-types.js';
+import type {
+  AlgorithmName,
+  AlgorithmSwitchResponse,
+  HistoryResponse,
+  ServerChangeResponse,
+  ServerRemovedResponse,
+  ServerSnapshot,
+  ServerUpdate,
+  StatsSnapshot,
+} from './api-types.js';
 
 export class AdminError extends Error {
   /** HTTP status when the API answered, else null (connection failed, timeout). */
@@ -23,11 +32,6 @@ export interface AdminClientOptions {
   url: string;
   token?: string | null;
   timeoutMs?: number;
-}
-
-export interface ServerUpdate {
-  weight?: number;
-  drain?: boolean;
 }
 
 export class AdminClient {
@@ -56,18 +60,18 @@ export class AdminClient {
   }
 
   async addServer(server: { host: string; port: number; weight?: number }): Promise<ServerSnapshot> {
-    return (await this.#call<{ server: ServerSnapshot }>('POST', 'lb/add-server', server)).server;
+    return (await this.#call<ServerChangeResponse>('POST', 'lb/add-server', server)).server;
   }
 
   async removeServer(id: string): Promise<ServerSnapshot> {
-    return (await this.#call<{ removed: ServerSnapshot }>('DELETE', `api/servers/${encodeURIComponent(id)}`)).removed;
+    return (await this.#call<ServerRemovedResponse>('DELETE', `api/servers/${encodeURIComponent(id)}`)).removed;
   }
 
   async updateServer(id: string, update: ServerUpdate): Promise<ServerSnapshot> {
-    return (await this.#call<{ server: ServerSnapshot }>('PATCH', `api/servers/${encodeURIComponent(id)}`, update)).server;
+    return (await this.#call<ServerChangeResponse>('PATCH', `api/servers/${encodeURIComponent(id)}`, update)).server;
   }
 
-  setAlgorithm(algorithm: AlgorithmName): Promise<{ algorithm: AlgorithmName; previous: AlgorithmName }> {
+  setAlgorithm(algorithm: AlgorithmName): Promise<AlgorithmSwitchResponse> {
     return this.#call('POST', 'lb/algorithm', { algorithm });
   }
 

@@ -218,6 +218,35 @@ export interface ServerRequestBody {
   name?: string;
 }
 
+/** `PATCH /api/servers/:id`: at least one of the two. */
+export interface ServerUpdate {
+  /** 1 to MAX_WEIGHT (src/shared/limits.ts). */
+  weight?: number;
+  /** true stops new requests to the server (in-flight ones finish); false takes it back. */
+  drain?: boolean;
+}
+
+/** `POST /lb/add-server`, `POST /api/servers` (201) and `PATCH /api/servers/:id`: the server as it is now. */
+export interface ServerChangeResponse {
+  server: ServerSnapshot;
+}
+
+/** `DELETE /api/servers/:id` and `POST /lb/remove-server`: the server as it was when removed. */
+export interface ServerRemovedResponse {
+  removed: ServerSnapshot;
+}
+
+/** `POST /lb/algorithm`. */
+export interface AlgorithmSwitchResponse {
+  algorithm: AlgorithmName;
+  previous: AlgorithmName;
+}
+
+/** `POST /lb/reset`. */
+export interface ResetResponse {
+  reset: true;
+}
+
 /** `POST /api/loadtest`: the dashboard's built-in tests, run by the balancer against its own traffic port. */
 export interface LoadTestSpec {
   kind: 'load' | 'stress' | 'custom';

@@ -5,6 +5,7 @@ import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBalancer, type BalancerHandle } from '../../src/balancer/balancer.js';
 import { configFrom } from '../../src/balancer/config.js';
+import { CONTENT_SECURITY_POLICY } from '../../src/balancer/web-assets.js';
 import { createLoadTestControl } from '../../src/loadtest/embedded.js';
 import type { StatsSnapshot } from '../../src/shared/api-types.js';
 import type { TestServerHandle } from '../../src/testserver/server.js';
@@ -56,7 +57,11 @@ describe.skipIf(!hasChromium)(hasChromium ? 'web dashboard in headless Chromium'
     page.on('pageerror', (e) => problems.push(String(e)));
     page.on('dialog', (d) => void d.accept());
 
+    // The page is ES modules compiled from src/web/: its entry must come as JavaScript, under the CSP.
+    const entryModule = page.waitForResponse((r) => new URL(r.url()).pathname === '/app/web/app.js');
     await page.goto(`${lb.adminUrl}/`);
+    const entry = await entryModule;
+    expect([entry.status(), entry.headers()['content-type'], entry.headers()['content-security-policy']]).toEqual([200, 'text/javascript; charset=utf-8', CONTENT_SECURITY_POLICY]);
     await page.waitForSelector('#servers tbody tr[data-server="s3"]');
     const ids = await page.$$eval('#servers tbody tr', (rows) => rows.map((r) => r.firstElementChild?.textContent));
     expect(ids).toEqual(['s1', 's2', 's3', "a&ltb&gt'x"]);

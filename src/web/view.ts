@@ -1,0 +1,104 @@
+/**
+ * What the web page writes, pure: API answers in, the texts of the overview cards, table cells, event
+ * lines and test reports out, formatted by the helpers `lb monitor` uses (src/shared/format.ts). The
+ * DOM code in app.ts only copies these into elements, as text; this is where test/web/view.test.ts aims.
+ */
+import type { BalancerEvent, LoadTestStatus, ServerSnapshot, StatsSnapshot } from '../shared/api-types.js';
+import { formatDuration, formatNumber, formatPercent } from '../shared/format.js';
+import type { TotalsRates } from '../shared/rates.js';
+
+/** The overview cards, by the id suffix of their value element in index.html (`ov-<key>`). */
+export interface OverviewText {
+  algorithm: string;
+  servers: string;
+  rps: string;
+  errors: string;
+  active: string;
+  total: string;
+  sessions: string;
+  limited: string;
+  uptime: string;
+}
+
+export function overviewText(stats: StatsSnapshot, rates: TotalsRates): OverviewText {
+  const { totals, limits } = stats;
+  return {
+    algorithm: stats.algorithm,
+    servers: `${stats.servers.filter((s) => s.state === 'up').length} / ${stats.servers.length}`,
+    rps: formatNumber(rates.requestsPerSecond, 1),
+    errors: formatPercent(rates.errorRate),
+    active: String(totals.activeRequests),
+    total: String(totals.requests),
+    sessions: stats.sessions.mode === 'off' ? 'off' : String(stats.sessions.active),
+    // A count of refusals means something only while a rate limit is on.
+    limited: limits.rateLimitPerSecond > 0 ? `${totals.rateLimited} (${limits.rateLimitPerSecond}/s)` : 'off',
+    uptime: formatDuration(stats.uptimeSeconds),
+  };
+}
+
+/** The servers table's text cells, in the order of its headers (Actions, the last, is built by app.ts). */
+export function serverCells(s: ServerSnapshot): string[] {
+  return [
+    s.id,
+    s.state,
+    String(s.activeRequests),
+    String(s.totalRequests),
+    String(s.totalFailures),
+    formatPercent(s.errorRate),
+    formatNumber(s.avgResponseTimeMs, 1),
+    formatNumber(s.p99ResponseTimeMs, 1),
+    String(s.weight),
+    s.circuit,
+  ];
+}
+
+/** Draining or drained: the row's button offers to undrain. */
+export function isDraining(s: ServerSnapshot): boolean {
+  return s.state === 'draining' || s.state === 'drained';
+}
+
+/** Each server's share of all requests so far, 0..1, for the distribution bars. */
+export function distribution(servers: readonly ServerSnapshot[]): Array<{ id: string; share: number }> {
+  const total = servers.reduce((n, s) => n + s.totalRequests, 0);
+  return servers.map((s) => ({ id: s.id, share: total === 0 ? 0 : s.totalRequests / total }));
+}
+
+/** What makes an event the same one when a later poll lists it again. */
+export function eventKey(e: BalancerEvent): string {
+  return `${e.time}|${e.type}|${e.server}|${e.detail}`;
+}
+
+/** `12:34:56  server-down s1: 3 failed checks`: the time of day (UTC), the type, the server, the detail. */
+export function eventLine(e: BalancerEvent): string {
+  return `${e.time.slice(11, 19)}  ${e.type}${e.server ? ` ${e.server}` : ''}${e.detail ? `: ${e.detail}` : ''}`;
+}
+
+/** A running test's progress bar (0..1) and line; null before its first progress report. */
+export function testProgress(status: LoadTestStatus): { value: number; text: string } | null {
+  const p = status.progress;
+  if (p === null) return null;
+  const value = p.total ? p.done / p.total : p.durationMs ? Math.min(1, p.elapsedMs / p.durationMs) : 0;
+  if (!status.running) return { value, text: '' };
+  const where = p.total ? `${p.done}/${p.total}` : `${Math.round(p.elapsedMs / 1000)}s/${Math.round((p.durationMs ?? 0) / 1000)}s`;
+  return { value, text: `${status.spec?.kind ?? 'test'}: ${where}, ${formatNumber(p.currentRps, 0)} req/s, ${p.errors} errors` };
+}
+
+export interface TestReport {
+  head: string;
+  latency: string;
+  headers: string[];
+  rows: string[][];
+}
+
+/** A finished test's summary: a line, the latency line, and a row per server; null before one exists. */
+export function testReport(status: LoadTestStatus): TestReport | null {
+  const s = status.summary;
+  if (s === null) return null;
+  const l = s.latencyMs;
+  return {
+    head: `${status.spec?.kind ?? 'the'} test: ${s.requests.issued} requests in ${formatNumber(s.durationSeconds, 2)} s, ${formatNumber(s.throughputRps, 1)} req/s, ${s.requests.succeeded} succeeded, ${s.requests.failed} failed (${formatPercent(s.errorRate)})`,
+    latency: `latency mean ${formatNumber(l.meanMs, 2)} ms, p50 ${formatNumber(l.p50Ms, 2)}, p90 ${formatNumber(l.p90Ms, 2)}, p99 ${formatNumber(l.p99Ms, 2)}, max ${formatNumber(l.maxMs, 2)} ms`,
+    headers: ['Server', 'Requests', 'Share', 'P99 ms', 'Errors'],
+    rows: s.servers.map((x) => [x.id, String(x.requests), formatPercent(x.share), formatNumber(x.p99Ms, 2), String(x.errors)]),
+  };
+}
