@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createAlgorithm, type AlgorithmOptions, type RequestContext } from '../../src/balancer/algorithms/index.js';
+import { EXACT_SCAN_MAX } from '../../src/balancer/algorithms/least-response-time.js';
 import { DEFAULT_CONFIG } from '../../src/balancer/config.js';
 import { parseHashKey } from '../../src/balancer/hash-key.js';
 import { Server } from '../../src/balancer/server.js';
@@ -146,7 +147,7 @@ describe('distributions (seeded, with bands)', () => {
     expect(picked.A ?? 0).toBe(0);
   });
 
-  it('least_response_time measures unmeasured servers first, then prefers the fastest', () => {
+  it('least_response_time measures unmeasured servers first, then sends all but the starvation probes to the fastest', () => {
     const pool = servers(3);
     const pick = picker('least_response_time', pool);
     expect(new Set([pick(), pick(), pick()])).toEqual(new Set(['A', 'B', 'C']));
@@ -154,9 +155,42 @@ describe('distributions (seeded, with bands)', () => {
     pool[0]!.requestFinished(true, 5, null, now);
     pool[1]!.requestFinished(true, 50, null, now);
     pool[2]!.requestFinished(true, 200, null, now);
-    const c = counts(Array.from({ length: 3000 }, () => pick()));
-    expect(c.A).toBeGreaterThan(1800);
-    expect(c.C ?? 0).toBeLessThan(c.B!);
+    const c = counts(Array.from({ length: 2400 }, () => pick()));
+    // Every server is scored: B and C get only the probe each is owed after 8 x 3 picks without one.
+    expect(c.B).toBe(c.C);
+    expect(c.B).toBeGreaterThan(2400 / 30);
+    expect(c.B).toBeLessThan(2400 / 24);
+    expect(c.A).toBe(2400 - c.B! - c.C!);
+  });
+
+  it('least_response_time scores every server of a small pool: cost is latency x (in flight + 1), exactly', () => {
+    now = 0;
+    const pool = servers(3);
+    const pick = picker('least_response_time', pool);
+    pool.forEach((s, i) => s.requestFinished(true, [5, 50, 200][i]!, null, now));
+    pick();
+    pick();
+    pick();
+    expect(pick()).toBe('A');
+    // A with 9 in flight costs 5 x 10 = 50, as much as idle B: a tie, and each gets picks (the scan starts
+    // one server further each pick, the first of the cheapest wins).
+    busy(pool, [9]);
+    expect(new Set([pick(), pick(), pick()])).toEqual(new Set(['A', 'B']));
+    // One more on A (55 > 50): B, until B is as busy; C (200) only past A at 39 in flight.
+    busy(pool, [1]);
+    expect([pick(), pick(), pick()]).toEqual(['B', 'B', 'B']);
+  });
+
+  it(`least_response_time over more than ${EXACT_SCAN_MAX} servers draws two at random (O(1) a pick), so the cheapest is not always chosen`, () => {
+    now = 0;
+    const pool = servers(EXACT_SCAN_MAX + 8);
+    const pick = picker('least_response_time', pool);
+    pool.forEach((s, i) => s.requestFinished(true, 10 + i, null, now));
+    for (let i = 0; i < pool.length; i++) pick();
+    const c = counts(Array.from({ length: 4000 }, () => pick()));
+    // Scoring all would send nearly everything to A; two random candidates send it ~2/n of the picks.
+    expect(c.A ?? 0).toBeLessThan(400);
+    expect(Object.keys(c).length).toBeGreaterThan(pool.length / 2);
   });
 
   it('least_response_time never starves a server that was slow once (traefik#12306)', () => {
