@@ -10,7 +10,7 @@ import { ALGORITHM_NAMES } from '../dist/shared/api-types.js';
 import { seededRandom } from '../dist/shared/random.js';
 
 const PICKS = Number(process.argv[2] ?? 200_000);
-const SIZES = [3, 100, 1_000, 10_000];
+const SIZES = [3, 16, 64, 65, 100, 1_000, 10_000];
 const contexts = Array.from({ length: 1024 }, (_, i) => ({
   clientIp: `10.${(i >> 8) & 255}.${i & 255}.7`,
   method: 'GET',
