@@ -254,7 +254,8 @@ class ProxyExchange implements Dispatcher.DispatchHandler, Waiter {
     this.#hasBody = requestHasBody(req);
     this.#ctx = ctx;
     deps.inflight.count += 1;
-    res.once('close', this.#onClientClose);
+    // `on`, not `once`: 'close' fires once per response, and `once` would wrap the handler anew per request.
+    res.on('close', this.#onClientClose);
   }
 
   start(): void {

@@ -24,28 +24,27 @@ interface HistorySlot {
 /** Longer paths are cut in the history: it is for eyes, and a bound keeps the ring's memory bounded. */
 const MAX_HISTORY_PATH = 256;
 
-/** Counters kept as plain numbers: most are derived from outcomes, a few are counted where they happen. */
-export interface StatsCounters {
-  requests: number;
-  successes: number;
-  failures: number;
-  /** Attempts beyond the first, summed over requests. */
-  retries: number;
-  noServerAvailable: number;
-  upstreamTimeouts: number;
-  upstreamErrors: number;
-  clientAborts: number;
-  /** Retries the retry budget refused. */
-  retriesSkipped: number;
-  queued: number;
-  queueTimeouts: number;
-  /** Requests lb refused at the front as not forwardable (400, 431). */
-  badRequests: number;
-  /** Bugs caught on the traffic path (each cost one request a 502). */
-  internalErrors: number;
-  /** Connections closed at once: their client already had its max_conns_per_client open. */
-  connectionsRejected: number;
-}
+/**
+ * Counters kept as plain numbers: most are derived from outcomes, a few are counted where they happen.
+ * Their meaning is the admin API's (StatsTotals), which documents each one.
+ */
+export type StatsCounters = Pick<
+  StatsTotals,
+  | 'requests'
+  | 'successes'
+  | 'failures'
+  | 'retries'
+  | 'noServerAvailable'
+  | 'upstreamTimeouts'
+  | 'upstreamErrors'
+  | 'clientAborts'
+  | 'retriesSkipped'
+  | 'queued'
+  | 'queueTimeouts'
+  | 'badRequests'
+  | 'internalErrors'
+  | 'connectionsRejected'
+>;
 
 /** Which counter an outcome's error adds to. */
 const COUNTER_OF_ERROR: Partial<Record<LbErrorCode, keyof StatsCounters>> = {

@@ -4,7 +4,7 @@
  * no functions), so another process or machine can replay a command and a viewer can read an event as
  * JSON. Adding an admin action is a new command here plus its case in control-plane.ts.
  */
-import type { AlgorithmName, BalancerEventType, ServerState } from '../../shared/api-types.js';
+import type { AlgorithmName, BalancerEvent } from '../../shared/api-types.js';
 import type { BalancerConfig } from '../config.js';
 import type { ServerInit } from '../server.js';
 
@@ -30,14 +30,8 @@ export type Command =
 
 export type CommandType = Command['type'];
 
-/** One effect of a command, or an observation of the data path (a circuit opening). */
-export interface ChangeEvent {
-  /** Increases by one per event in this process: a cursor for viewers (`/lb/history?since=`). */
-  id: number;
-  time: string;
-  type: BalancerEventType;
-  server: string | null;
-  detail: string;
-  /** The server's state after the change; null for balancer-wide events. */
-  state: ServerState | null;
-}
+/**
+ * One effect of a command, or an observation of the data path (a circuit opening): exactly what
+ * `/lb/history` serves as an event (id, time, type, server, detail, state).
+ */
+export type ChangeEvent = BalancerEvent;

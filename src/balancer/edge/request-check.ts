@@ -27,6 +27,8 @@ export interface Refusal {
 /** RFC 3986 uri-host (reg-name or bracketed IP literal) with an optional port; empty is allowed (§7.2). */
 const HOST_VALUE = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::\d{0,5})?$/;
 
+let lastGoodHost = '';
+
 export function checkRequest(req: IncomingMessage, maxHeaders: number): Refusal | null {
   if (req.httpVersionMajor !== 1) return { code: 'LB_HTTP_VERSION', message: `HTTP/${req.httpVersion} is not supported here (HTTP/1.0 and 1.1 are)` };
   const raw = req.rawHeaders;
@@ -40,7 +42,11 @@ export function checkRequest(req: IncomingMessage, maxHeaders: number): Refusal 
   }
   if (hosts > 1) return { code: 'LB_BAD_REQUEST', message: 'more than one Host header' };
   const host = req.headers.host;
-  if (host !== undefined && !HOST_VALUE.test(host)) return { code: 'LB_BAD_REQUEST', message: 'the Host header is not a host name with an optional port' };
+  if (host !== undefined && host !== lastGoodHost) {
+    if (!HOST_VALUE.test(host)) return { code: 'LB_BAD_REQUEST', message: 'the Host header is not a host name with an optional port' };
+    // Clients send the same Host request after request: checked once, not per request.
+    lastGoodHost = host;
+  }
   const target = req.url ?? '';
   if (target.charCodeAt(0) === 47 /* '/' */) return null;
   return absoluteForm(req, target);
