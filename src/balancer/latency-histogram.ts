@@ -52,4 +52,58 @@ export class LatencyHistogram {
     this.#sumMs = 0;
     this.#maxMs = 0;
   }
+
+  /** Adds this histogram's recordings into `other` (windows merge their slots this way). */
+  addTo(other: LatencyHistogram): void {
+    for (let i = 0; i < BUCKET_COUNT; i++) other.#counts[i]! += this.#counts[i]!;
+    other.#count += this.#count;
+    other.#sumMs += this.#sumMs;
+    if (this.#maxMs > other.#maxMs) other.#maxMs = this.#maxMs;
+  }
+}
+
+/**
+ * Latency over the last `windowMs` (default 60 s) in `slots` rotating histograms (10 s each): what the
+ * monitor's and the page's Avg and P99 columns show, so a server that recovered stops showing an old
+ * incident within a minute. A slot is cleared when the clock passes it; recording stays O(1).
+ */
+export class WindowedLatency {
+  readonly #slots: LatencyHistogram[];
+  readonly #slotMs: number;
+  #current = 0;
+  #currentStartMs = Number.NEGATIVE_INFINITY;
+
+  constructor(windowMs = 60_000, slots = 6) {
+    this.#slots = Array.from({ length: slots }, () => new LatencyHistogram());
+    this.#slotMs = windowMs / slots;
+  }
+
+  record(durationMs: number, nowMs: number): void {
+    this.#advance(nowMs);
+    this.#slots[this.#current]!.record(durationMs);
+  }
+
+  /** Count, mean and p99 over the window ending at `nowMs`. */
+  summary(nowMs: number): { count: number; meanMs: number; p99Ms: number } {
+    this.#advance(nowMs);
+    const merged = new LatencyHistogram();
+    for (const slot of this.#slots) slot.addTo(merged);
+    return { count: merged.count, meanMs: merged.meanMs, p99Ms: merged.percentileMs(99) };
+  }
+
+  reset(): void {
+    for (const slot of this.#slots) slot.reset();
+  }
+
+  /** Moves to the slot `nowMs` falls in, clearing every slot the clock has passed (all of them after a long pause). */
+  #advance(nowMs: number): void {
+    const elapsed = nowMs - this.#currentStartMs;
+    if (elapsed < this.#slotMs) return;
+    const steps = Number.isFinite(elapsed) ? Math.min(this.#slots.length, Math.floor(elapsed / this.#slotMs)) : this.#slots.length;
+    for (let i = 0; i < steps; i++) {
+      this.#current = (this.#current + 1) % this.#slots.length;
+      this.#slots[this.#current]!.reset();
+    }
+    this.#currentStartMs = Number.isFinite(elapsed) && steps < this.#slots.length ? this.#currentStartMs + steps * this.#slotMs : nowMs;
+  }
 }

@@ -9,7 +9,7 @@
 import type { HealthCheckSnapshot, ServerSnapshot, ServerState } from '../shared/api-types.js';
 import { round } from '../shared/round.js';
 import { CircuitBreaker, type BreakerSettings } from './health/circuit-breaker.js';
-import { LatencyHistogram } from './latency-histogram.js';
+import { LatencyHistogram, WindowedLatency } from './latency-histogram.js';
 import { PeakEwma } from './peak-ewma.js';
 
 export interface ServerInit {
@@ -71,6 +71,8 @@ export class Server {
   #healthChecksFailed = 0;
   #healthCheck: HealthCheckSnapshot = { ok: null, detail: null, at: null, consecutiveFailures: 0, consecutiveSuccesses: 0 };
   readonly latency = new LatencyHistogram();
+  /** The last minute only: what viewers show, so an old incident is forgotten. */
+  readonly recentLatency = new WindowedLatency();
   /** Latency cost for least_response_time; fed by every finished request. */
   readonly peakEwma = new PeakEwma();
   /** Passive health; opened and closed by health/passive.ts, which applies the ejection cap. */
@@ -205,6 +207,7 @@ export class Server {
       this.#lastError = error;
     }
     this.latency.record(durationMs);
+    this.recentLatency.record(durationMs, nowMs);
     // A refused connection fails in a millisecond: counted as fast, it would pull least-latency traffic
     // onto a dead server. Failures count as a slow answer instead.
     this.peakEwma.observe(ok ? durationMs : Math.max(durationMs, FAILURE_LATENCY_PENALTY_MS), nowMs);
@@ -219,10 +222,12 @@ export class Server {
     this.#ewmaLatencyMs = 0;
     this.#lastError = null;
     this.latency.reset();
+    this.recentLatency.reset();
     this.peakEwma.reset();
   }
 
   snapshot(nowMs = performance.now()): ServerSnapshot {
+    const recent = this.recentLatency.summary(nowMs);
     const finished = this.#totalSuccesses + this.#totalFailures;
     return {
       id: this.id,
@@ -241,6 +246,10 @@ export class Server {
       avgResponseTimeMs: round(this.latency.meanMs),
       p50ResponseTimeMs: round(this.latency.percentileMs(50)),
       p99ResponseTimeMs: round(this.latency.percentileMs(99)),
+      recentRequests: recent.count,
+      recentAvgResponseTimeMs: round(recent.meanMs),
+      recentP99ResponseTimeMs: round(recent.p99Ms),
+      latencyScoreMs: round(this.peakEwma.valueAt(nowMs) * (this.#activeRequests + 1)),
       ewmaLatencyMs: round(this.#ewmaLatencyMs),
       lastError: this.#lastError,
       addedAt: this.addedAt.toISOString(),

@@ -77,8 +77,11 @@ function columnsFor(width: number): Column[] {
     { header: wide ? 'Errors' : 'Errs', width: wide ? 7 : 5, cell: (s) => String(s.totalFailures) },
     { header: 'Err%', width: 5, cell: (s) => formatPercent(s.errorRate) },
   ];
-  if (wide) columns.push({ header: 'Avg ms', width: 8, cell: (s) => formatNumber(s.avgResponseTimeMs, 1) });
-  columns.push({ header: wide ? 'P99 ms' : 'P99', width: wide ? 8 : 6, cell: (s) => formatNumber(s.p99ResponseTimeMs, 1) });
+  // Latency over the last minute: a server that recovered stops showing its old incident.
+  if (wide) columns.push({ header: 'Avg ms', width: 8, cell: (s) => formatNumber(s.recentAvgResponseTimeMs, 1) });
+  columns.push({ header: wide ? 'P99 ms' : 'P99', width: wide ? 8 : 6, cell: (s) => formatNumber(s.recentP99ResponseTimeMs, 1) });
+  // least_response_time's cost (lower wins): what it sees when it shifts traffic.
+  if (wide) columns.push({ header: 'Score', width: 7, cell: (s) => formatNumber(s.latencyScoreMs, 1) });
   columns.push({ header: wide ? 'Weight' : 'Wt', width: wide ? 6 : 4, cell: (s) => String(s.weight) });
   columns.push({ header: wide ? 'Circuit' : 'Circ', width: wide ? 9 : 6, cell: (s) => (wide ? s.circuit : s.circuit.replace('half_open', 'half')) });
   return columns;
@@ -163,7 +166,7 @@ export function buildView(model: MonitorModel, options: ViewOptions): DashboardV
     ],
     bar: {
       titles: servers.slice(0, options.maxBars).map((s) => s.id.slice(-options.barLabelWidth)),
-      data: servers.slice(0, options.maxBars).map((s) => Math.round(s.p99ResponseTimeMs)),
+      data: servers.slice(0, options.maxBars).map((s) => Math.round(s.recentP99ResponseTimeMs)),
     },
     help: options.width >= HELP.length + 2 ? HELP : SHORT_HELP,
   };

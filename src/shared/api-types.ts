@@ -54,6 +54,12 @@ export interface ServerSnapshot {
   avgResponseTimeMs: number;
   p50ResponseTimeMs: number;
   p99ResponseTimeMs: number;
+  /** Over the last minute (10 s slots): what viewers show, so an incident is forgotten once it is over. */
+  recentRequests: number;
+  recentAvgResponseTimeMs: number;
+  recentP99ResponseTimeMs: number;
+  /** least_response_time's cost for this server now: peak-EWMA latency x (active + 1); lower wins. */
+  latencyScoreMs: number;
   ewmaLatencyMs: number;
   lastError: string | null;
   addedAt: string;

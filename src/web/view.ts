@@ -45,8 +45,9 @@ export function serverCells(s: ServerSnapshot): string[] {
     String(s.totalRequests),
     String(s.totalFailures),
     formatPercent(s.errorRate),
-    formatNumber(s.avgResponseTimeMs, 1),
-    formatNumber(s.p99ResponseTimeMs, 1),
+    formatNumber(s.recentAvgResponseTimeMs, 1),
+    formatNumber(s.recentP99ResponseTimeMs, 1),
+    formatNumber(s.latencyScoreMs, 1),
     String(s.weight),
     s.circuit,
   ];

@@ -11,7 +11,8 @@ function modelWith(): MonitorModel {
   model.applySnapshot(
     snapshot(
       [
-        server('api-1', { totalRequests: 30, totalSuccesses: 30, avgResponseTimeMs: 4.25, p99ResponseTimeMs: 12.5, weight: 3 }),
+        // An old incident in the totals (a p99 of 1502 ms); the table shows the last minute.
+        server('api-1', { totalRequests: 30, totalSuccesses: 30, avgResponseTimeMs: 400, p99ResponseTimeMs: 1502, recentAvgResponseTimeMs: 4.25, recentP99ResponseTimeMs: 12.5, latencyScoreMs: 8.5, weight: 3 }),
         server('api-2', { state: 'ejected', circuit: 'open', totalRequests: 14, totalSuccesses: 2, totalFailures: 12, errorRate: 0.857, activeRequests: 2 }),
       ],
       { sessions: { mode: 'cookie', active: 7, capacity: 100, ttlSeconds: 60 } },
@@ -47,10 +48,10 @@ describe('buildView: exact setData shapes', () => {
     expect(view.table.data[1]![1]).toBe('\x1b[35mejected\x1b[39m');
   });
 
-  it('table at 200 columns adds Avg ms and longer names', () => {
+  it('table at 200 columns adds Avg ms, the least_response_time score and longer names', () => {
     const view = buildView(modelWith(), options({ width: 200 }));
-    expect(view.table.headers).toEqual(['Server', 'State', 'Active', 'Req/s', 'Total', 'Errors', 'Err%', 'Avg ms', 'P99 ms', 'Weight', 'Circuit']);
-    expect(strip(view.table.data[0]![7]!)).toBe('4.3');
+    expect(view.table.headers).toEqual(['Server', 'State', 'Active', 'Req/s', 'Total', 'Errors', 'Err%', 'Avg ms', 'P99 ms', 'Score', 'Weight', 'Circuit']);
+    expect(view.table.data[0]!.slice(7, 10).map(strip)).toEqual(['4.3', '12.5', '8.5']);
   });
 
   it('sparkline, line and bar data', () => {

@@ -47,8 +47,9 @@ describe('overview cards', () => {
 
 describe('servers table, events and tests', () => {
   it('a row in the order of the headers', () => {
-    const s = server('a&ltb', { state: 'ejected', circuit: 'half_open', totalRequests: 40, totalFailures: 2, errorRate: 0.05, avgResponseTimeMs: 4.25, p99ResponseTimeMs: Number.NaN, weight: 3, activeRequests: 1 });
-    expect(serverCells(s)).toEqual(['a&ltb', 'ejected', '1', '40', '2', '5.0%', '4.3', '-', '3', 'half_open']);
+    // Avg and P99 over the last minute (not the totals since start), then least_response_time's score.
+    const s = server('a&ltb', { state: 'ejected', circuit: 'half_open', totalRequests: 40, totalFailures: 2, errorRate: 0.05, avgResponseTimeMs: 99, recentAvgResponseTimeMs: 4.25, recentP99ResponseTimeMs: Number.NaN, latencyScoreMs: 7, weight: 3, activeRequests: 1 });
+    expect(serverCells(s)).toEqual(['a&ltb', 'ejected', '1', '40', '2', '5.0%', '4.3', '-', '7.0', '3', 'half_open']);
   });
 
   it('an event line', () => {
