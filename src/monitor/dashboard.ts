@@ -10,7 +10,7 @@ import type { Readable, Writable } from 'node:stream';
 import type { AdminClient } from '../shared/admin-client.js';
 import { ALGORITHM_NAMES, type AlgorithmName } from '../shared/api-types.js';
 import { parseServerInput, type MonitorModel } from './model.js';
-import { barLayout, buildView, formatLogLine, type DashboardView } from './view-model.js';
+import { barLayout, buildView, formatLogLine, screenLayout, type DashboardView, type ScreenLayout } from './view-model.js';
 
 /** What the dashboard asks of the poller: it never polls itself. */
 export interface PollControl {
@@ -141,6 +141,38 @@ export function startDashboard(options: DashboardOptions): DashboardHandle {
   let selectedId: string | null = null;
   let rowIds: string[] = [];
   let modal = false;
+  /** The open prompt, list or question: brought to the front after every redraw, so charts never cover it. */
+  let dialog: blessed.Widgets.BlessedElement | null = null;
+  let placed = '';
+
+  /** Sizes the widgets to the screen and the number of servers; charts are re-attached when they move. */
+  const place = (layout: ScreenLayout): void => {
+    const key = JSON.stringify(layout);
+    if (key === placed) return;
+    placed = key;
+    const at = (widget: blessed.Widgets.BlessedElement, top: number, height: number, left: string, width: string): void => {
+      widget.top = top;
+      widget.height = height;
+      widget.left = left;
+      widget.width = width;
+    };
+    at(table, layout.table.top, layout.table.height, '0', '100%');
+    const panels = layout.charts.panels;
+    const share = panels.length === 0 ? 0 : Math.floor(100 / panels.length);
+    const chartWidgets: Record<string, blessed.Widgets.BlessedElement> = { sparkline, line, bar };
+    for (const [name, widget] of Object.entries(chartWidgets)) {
+      const index = panels.indexOf(name as (typeof panels)[number]);
+      if (index === -1) {
+        widget.hide();
+        continue;
+      }
+      const last = index === panels.length - 1;
+      at(widget, layout.charts.top, layout.charts.height, `${index * share}%`, last ? `${100 - index * share}%` : `${share}%`);
+      widget.show();
+    }
+    at(log, layout.log.top, layout.log.height, '0', '100%');
+    for (const widget of charts) widget.emit('attach');
+  };
   let lastRenderMs = 0;
   let closed = false;
   let resolveClosed: () => void = () => undefined;
@@ -156,6 +188,7 @@ export function startDashboard(options: DashboardOptions): DashboardHandle {
     const started = performance.now();
     try {
       const width = Number(screen.width);
+      place(screenLayout(width, Number(screen.height), model.snapshot?.servers.length ?? 0));
       const bars = barLayout(model.snapshot?.servers.length ?? 0, Number(bar.width) - 4);
       bar.options.barWidth = bars.barWidth;
       bar.options.barSpacing = bars.barSpacing;
@@ -184,6 +217,7 @@ export function startDashboard(options: DashboardOptions): DashboardHandle {
       log.setItems(model.log.slice(-100).map(formatLogLine) as never);
       log.scrollTo(model.log.length);
       help.setContent(` ${view.help}`);
+      dialog?.setFront();
       screen.render();
     } catch (err) {
       // A drawing problem (a chart too small for its data) must not take the monitor down.
@@ -216,8 +250,10 @@ export function startDashboard(options: DashboardOptions): DashboardHandle {
   const ask = (question: string, initial: string, done: (value: string | null) => void): void => {
     modal = true;
     const prompt = blessed.prompt({ parent: screen, top: 'center', left: 'center', width: '60%', height: 7, border: 'line', label: ' lb ', tags: false });
+    dialog = prompt;
     prompt.input(question, initial, (_err: unknown, value: string | null | undefined) => {
       prompt.destroy();
+      dialog = null;
       modal = false;
       table.focus();
       done(value === undefined || value === null ? null : value);
@@ -227,10 +263,12 @@ export function startDashboard(options: DashboardOptions): DashboardHandle {
 
   const confirm = (question: string, done: () => void): void => {
     modal = true;
-    const dialog = blessed.question({ parent: screen, top: 'center', left: 'center', width: '60%', height: 6, border: 'line', label: ' confirm ' });
+    const confirmation = blessed.question({ parent: screen, top: 'center', left: 'center', width: '60%', height: 6, border: 'line', label: ' confirm ' });
+    dialog = confirmation;
     // blessed answers true or false here, whatever its types say.
-    dialog.ask(`${question} (y/n)`, (_err: unknown, answer: unknown) => {
-      dialog.destroy();
+    confirmation.ask(`${question} (y/n)`, (_err: unknown, answer: unknown) => {
+      confirmation.destroy();
+      dialog = null;
       modal = false;
       table.focus();
       if (answer === true) done();
@@ -254,8 +292,10 @@ export function startDashboard(options: DashboardOptions): DashboardHandle {
       style: { selected: { bg: 'cyan', fg: 'black' } },
     });
     if (current !== undefined) list.select(ALGORITHM_NAMES.indexOf(current));
+    dialog = list;
     const finish = (name: AlgorithmName | null): void => {
       list.destroy();
+      dialog = null;
       modal = false;
       table.focus();
       if (name !== null) act('switch algorithm', () => client.setAlgorithm(name));
@@ -370,7 +410,7 @@ export function startDashboard(options: DashboardOptions): DashboardHandle {
   screen.key(['C-c'], close);
 
   screen.on('resize', () => {
-    for (const widget of charts) widget.emit('attach');
+    placed = '';
     update();
   });
 

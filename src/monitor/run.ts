@@ -22,7 +22,7 @@ export async function runDashboard({ url, intervalMs, token }: DashboardRun): Pr
   const { startDashboard } = await import('./dashboard.js');
   const client = new AdminClient({ url, token });
   const model = new MonitorModel(Date.now());
-  model.addLog(Date.now(), `watching ${client.url} every ${intervalMs / 1000} s`);
+  model.addLog(Date.now(), `watching ${client.url} every ${intervalMs / 1000} s; web dashboard: ${client.url}/`);
   let dashboard: { update(): void } | null = null;
   const poller = new Poller(client, intervalMs, {
     snapshot: (snapshot, at, events) => {

@@ -206,3 +206,40 @@ export function formatLogLine(line: { atMs: number; text: string; level: 'info' 
 export function escapeTags(text: string): string {
   return text.replace(/[{}]/g, (c) => (c === '{' ? '{open}' : '{close}'));
 }
+
+export type ChartPanel = 'sparkline' | 'line' | 'bar';
+
+/** Where each widget goes on a `width` x `height` screen, in rows (header row 0, help the last row). */
+export interface ScreenLayout {
+  table: { top: number; height: number };
+  charts: { top: number; height: number; panels: ChartPanel[] };
+  log: { top: number; height: number };
+}
+
+/** Below either bound the dashboard shows fewer panels instead of squeezing all of them. */
+const COMPACT_WIDTH = 100;
+const COMPACT_HEIGHT = 30;
+
+/**
+ * The table as tall as its servers need (borders, header and a row each), at most ~45% of the screen;
+ * the events log a quarter; the charts what is left. On a small terminal (80 x 24 is first-class) only
+ * the per-server sparkline is shown, full width, and the charts go when even that would not fit.
+ */
+export function screenLayout(width: number, height: number, servers: number): ScreenLayout {
+  const usable = Math.max(6, height - 2);
+  const compact = width < COMPACT_WIDTH || height < COMPACT_HEIGHT;
+  const tableHeight = Math.max(5, Math.min(servers + 4, Math.floor(usable * (compact ? 0.4 : 0.45))));
+  let logHeight = Math.max(4, Math.floor(usable * (compact ? 0.25 : 0.23)));
+  let chartsHeight = usable - tableHeight - logHeight;
+  let panels: ChartPanel[] = compact ? ['sparkline'] : ['sparkline', 'line', 'bar'];
+  if (chartsHeight < 5) {
+    panels = [];
+    logHeight += chartsHeight;
+    chartsHeight = 0;
+  }
+  return {
+    table: { top: 1, height: tableHeight },
+    charts: { top: 1 + tableHeight, height: chartsHeight, panels },
+    log: { top: 1 + tableHeight + chartsHeight, height: logHeight },
+  };
+}

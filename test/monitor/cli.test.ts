@@ -78,6 +78,35 @@ describe.skipIf(!hasTmux)(hasTmux ? 'lb monitor in a real terminal (tmux)' : 'lb
     await tmux('kill-server').catch(() => undefined);
   });
 
+  it('80 x 24 is a first-class layout: servers, one chart, events and the whole key help fit, and a dialog stays on top', async () => {
+    backends = await scope.startServers(3);
+    const lb = await scope.startLb(backends);
+    await tmux('new-session', '-d', '-s', 'mon', '-x', '80', '-y', '24', `NCURSES_NO_UTF8_ACS=1 ${process.execPath} ${LB_BIN} monitor --url ${lb.adminUrl} --interval 0.2; echo MONITOR-EXITED; sleep 30`);
+    await waitFor('the three servers on screen', async () => {
+      const text = await screen();
+      return ['s1', 's2', 's3'].every((id) => new RegExp(`${id}\\s+up`).test(text));
+    });
+    const lines = (await screen()).split('\n');
+    const text = lines.join('\n');
+    expect(text).toContain('req/s per server');
+    expect(text).toContain('Events');
+    // The line and bar charts are left out, not squeezed into a few columns.
+    expect(text).not.toContain('total req/s');
+    expect(text).not.toContain('p99 ms per server');
+    expect(lines.find((l) => l.startsWith(' a add'))!.trimEnd().endsWith('q')).toBe(true);
+    // The servers box holds its three rows and no more: its bottom border is within the first 8 lines.
+    expect(lines.slice(0, 8).some((l) => /^└─+┘$/.test(l.trim()))).toBe(true);
+    await tmux('send-keys', '-t', 'mon', 'w');
+    await waitFor('the weight prompt', async () => (await screen()).includes('Weight for s1'));
+    // Several redraws (one per 0.2 s poll) later the prompt is still on screen.
+    const before = lb.admin.stats().uptimeSeconds;
+    await waitFor('time for redraws', () => lb.admin.stats().uptimeSeconds >= before + 0.6, 5000, 50);
+    expect(await screen()).toContain('Weight for s1');
+    await tmux('send-keys', '-t', 'mon', 'Escape');
+    await tmux('send-keys', '-t', 'mon', 'q');
+    await waitFor('the monitor to exit', async () => (await screen()).includes('MONITOR-EXITED'));
+  });
+
   it('adds a server with `a`, removes it with `d`, both seen on screen and in the admin API', async () => {
     backends = await scope.startServers(3);
     const dir = await tempDir();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MonitorModel } from '../../src/monitor/model.js';
-import { barLayout, buildView, escapeTags, formatLogLine, HELP, type ViewOptions } from '../../src/monitor/view-model.js';
+import { barLayout, buildView, escapeTags, formatLogLine, HELP, screenLayout, type ViewOptions } from '../../src/monitor/view-model.js';
 import { server, snapshot } from './fixtures.js';
 
 const strip = (text: string) => text.replace(/\x1b\[\d+m/g, '');
@@ -111,5 +111,27 @@ describe('helpers', () => {
   it('never lets API text act as blessed tags', () => {
     expect(escapeTags('{red-fg}x{/red-fg}')).toBe('{open}red-fg{close}x{open}/red-fg{close}');
     expect(formatLogLine({ atMs: Date.UTC(2026, 10, 23, 12, 0, 5), text: 'boom {bold}', level: 'error' })).toBe('12:00:05 {red-fg}boom {open}bold{close}{/red-fg}');
+  });
+});
+
+describe('screenLayout', () => {
+  it('sizes the servers box to its rows, gives the charts what is left, and fills the screen exactly', () => {
+    const big = screenLayout(200, 50, 3);
+    // Borders, header and a blank: 3 servers need 7 rows, not 45% of 50.
+    expect(big.table).toEqual({ top: 1, height: 7 });
+    expect(big.charts.panels).toEqual(['sparkline', 'line', 'bar']);
+    expect(big.log.top + big.log.height).toBe(49);
+    expect(big.charts.height).toBeGreaterThan(20);
+  });
+
+  it('at 80 x 24 shows fewer panels rather than squeezed ones', () => {
+    const small = screenLayout(80, 24, 3);
+    expect(small.charts.panels).toEqual(['sparkline']);
+    expect(small.charts.height).toBeGreaterThanOrEqual(5);
+    expect(small.log.top + small.log.height).toBe(23);
+    // Many servers: the table stops at 40% and scrolls.
+    expect(screenLayout(80, 24, 50).table.height).toBe(8);
+    // A tiny terminal drops the charts and keeps the table and the log.
+    expect(screenLayout(80, 14, 3).charts.panels).toEqual([]);
   });
 });
