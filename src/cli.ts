@@ -27,6 +27,9 @@ export function buildCli(argv: readonly string[]): Argv {
     .version(VERSION)
     .help()
     .alias('h', 'help')
+    // Options take their values as text and check them themselves (durations like 2s, numbers with
+    // bounds): "[string]" after a port or a timeout would mislead.
+    .updateStrings({ string: 'value' })
     .wrap(Math.min(120, process.stdout.columns || 100))
     .exitProcess(false)
     .fail((message: string | null, err: Error | undefined) => {

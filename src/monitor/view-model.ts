@@ -165,17 +165,25 @@ export function buildView(model: MonitorModel, options: ViewOptions): DashboardV
       { title: 'errors/s', x, y: [...model.errorSeries], style: { line: 'red' } },
     ],
     bar: {
-      titles: servers.slice(0, options.maxBars).map((s) => s.id.slice(-options.barLabelWidth)),
+      titles: servers.slice(0, options.maxBars).map((s) => abbreviate(s.id, options.barLabelWidth)),
       data: servers.slice(0, options.maxBars).map((s) => Math.round(s.recentP99ResponseTimeMs)),
     },
     help: options.width >= HELP.length + 2 ? HELP : SHORT_HELP,
   };
 }
 
-/** Bar chart layout for `count` servers in `innerWidth` columns: bars up to 8 wide, 2 apart, at least 4 per bar. */
+/** A label cut to `width` keeping its start and its end (`api-server-12` -> `api-…r-12`): both tell servers apart. */
+export function abbreviate(text: string, width: number): string {
+  if (text.length <= width) return text;
+  if (width <= 1) return text.slice(0, width);
+  const head = Math.ceil((width - 1) / 2);
+  return `${text.slice(0, head)}…${text.slice(text.length - (width - 1 - head))}`;
+}
+
+/** Bar chart layout for `count` servers in `innerWidth` columns: bars up to 22 wide (a whole host:port), 2 apart, at least 4 per bar. */
 export function barLayout(count: number, innerWidth: number): { maxBars: number; barWidth: number; barSpacing: number } {
   const maxBars = Math.max(0, Math.min(count, Math.floor(innerWidth / 4)));
-  const barSpacing = maxBars === 0 ? 4 : Math.max(4, Math.min(10, Math.floor(innerWidth / maxBars)));
+  const barSpacing = maxBars === 0 ? 4 : Math.max(4, Math.min(24, Math.floor(innerWidth / maxBars)));
   return { maxBars, barWidth: barSpacing - 2, barSpacing };
 }
 

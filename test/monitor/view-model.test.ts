@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MonitorModel } from '../../src/monitor/model.js';
-import { barLayout, buildView, escapeTags, formatLogLine, HELP, screenLayout, type ViewOptions } from '../../src/monitor/view-model.js';
+import { abbreviate, barLayout, buildView, escapeTags, formatLogLine, HELP, screenLayout, type ViewOptions } from '../../src/monitor/view-model.js';
 import { server, snapshot } from './fixtures.js';
 
 const strip = (text: string) => text.replace(/\x1b\[\d+m/g, '');
@@ -103,7 +103,11 @@ describe('buildView: exact setData shapes', () => {
 
 describe('helpers', () => {
   it('lays out bars to fit', () => {
-    expect(barLayout(3, 44)).toEqual({ maxBars: 3, barWidth: 8, barSpacing: 10 });
+    expect(barLayout(3, 44)).toEqual({ maxBars: 3, barWidth: 12, barSpacing: 14 });
+    // At 200 columns the p99 panel is ~62 wide: whole 127.0.0.1:3001 ids fit.
+    expect(barLayout(3, 62)).toEqual({ maxBars: 3, barWidth: 18, barSpacing: 20 });
+    expect(abbreviate('127.0.0.1:3001', 18)).toBe('127.0.0.1:3001');
+    expect(abbreviate('api-server-12', 8)).toBe('api-…-12');
     expect(barLayout(5, 22)).toEqual({ maxBars: 5, barWidth: 2, barSpacing: 4 });
     expect(barLayout(50, 22)).toEqual({ maxBars: 5, barWidth: 2, barSpacing: 4 });
   });
