@@ -39,6 +39,7 @@ import { StickySessions } from './sticky.js';
 import { Upstreams, type UpstreamTls } from './upstreams.js';
 import { createUpgradeHandler } from './websocket.js';
 import { ClientConnections } from './edge/client-connections.js';
+import { SlowStart } from './health/slow-start.js';
 import { checkServerInit } from './edge/server-address.js';
 import { RateLimiter } from './edge/rate-limit.js';
 import { formatHashKey } from './hash-key.js';
@@ -75,6 +76,9 @@ export interface BalancerHandle extends EventEmitter<BalancerEvents> {
   algorithm(): AlgorithmName;
   close(): Promise<void>;
 }
+
+/** A server is back in rotation after these: slow_start ramps it. */
+const RAMP_EVENTS = new Set<BalancerEventType>(['server-up', 'circuit-closed', 'server-undrained', 'server-added']);
 
 /** Worth a warning in the log: a server lost, or a protection that could not act. */
 const WARNING_EVENTS = new Set<BalancerEventType>(['server-down', 'circuit-open', 'ejection-refused']);
@@ -143,6 +147,13 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
     const fields = { event: change.type, eventId: change.id, server: change.server, state: change.state, detail: change.detail };
     if (WARNING_EVENTS.has(change.type)) logger.warn(line, fields);
     else logger.info(line, fields);
+  });
+  // A server coming back ramps up (slow_start); the ones configured at start take their weight at once.
+  const slowStart = new SlowStart(pool, config.slowStartMs);
+  control.on('change', (change) => {
+    if (change.server === null || !RAMP_EVENTS.has(change.type)) return;
+    const server = pool.get(change.server);
+    if (server !== undefined) slowStart.begin(server);
   });
   const passive = new PassiveHealth(pool, config.circuitBreaker, (type, server, detail) => control.observe(type, server, detail));
   const startChecker = (c: BalancerConfig): ActiveHealthChecker | null =>
@@ -341,6 +352,7 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
       traffic.close();
       adminServer.close();
       await checker?.close();
+      slowStart.close();
       admin.loadTests?.close();
       // Idle keep-alive connections would otherwise hold the listener open until they time out.
       const deadline = Date.now() + config.shutdownTimeoutMs;

@@ -84,6 +84,8 @@ export interface BalancerConfig {
   timeoutMs: number;
   connectTimeoutMs: number;
   retries: number;
+  /** A server that comes back ramps from a tenth of its weight to all of it over this long; 0 = off. */
+  slowStartMs: number;
   shutdownTimeoutMs: number;
   logLevel: LogLevel;
   healthCheck: HealthCheckConfig;

@@ -124,6 +124,7 @@ export class BalancerMetrics {
     perServer('lb_server_healthy', '1 when active health checks pass, else 0.', (s) => (s.healthy ? 1 : 0));
     perServer('lb_server_circuit_state', 'Passive health: 0 closed, 1 half-open, 2 open.', (s) => CIRCUIT_VALUE[s.circuit.stateAt(performance.now())]);
     perServer('lb_server_weight', 'Configured weight.', (s) => s.weight);
+    perServer('lb_server_effective_weight', 'Weight in use now: below the configured one while the server ramps up (slow_start).', (s) => s.effectiveWeight);
     perServer('lb_server_active_underflows', 'Requests finished more often than started (a bookkeeping bug; should stay 0).', (s) => s.counterUnderflows);
     const serverCounter = (name: string, help: string, labels: string[], fill: (c: Counter<string>) => void): void => {
       new Counter({

@@ -89,6 +89,11 @@ export class ServerPool extends EventEmitter<PoolEvents> {
     return server;
   }
 
+  /** Something algorithms precompute from changed (an effective weight during slow start): they rebuild. */
+  notifyChanged(): void {
+    this.emit('change', this.#servers);
+  }
+
   /** Risky destinations allowed as servers in this pool (`--allow-hosts`). */
   get allowHosts(): readonly string[] {
     return this.#defaults.allowHosts;

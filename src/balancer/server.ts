@@ -42,6 +42,9 @@ export const DEFAULT_SERVER_DEFAULTS: ServerDefaults = {
 
 /** Weight of the newest sample in the latency EWMA: ~10 samples dominate, so a change shows quickly. */
 const EWMA_ALPHA = 0.2;
+/** Where a slow-start ramp begins, as a share of the weight (it then grows linearly to all of it). */
+const SLOW_START_FLOOR = 0.1;
+
 /** What a failed request costs in the latency estimate: far slower than a healthy answer. */
 const FAILURE_LATENCY_PENALTY_MS = 1000;
 
@@ -56,6 +59,9 @@ export class Server {
   // State changes only through the methods below (the pool and the control plane call them); everyone
   // else reads the getters.
   #weight: number;
+  #effectiveWeight: number;
+  /** When the slow-start ramp began; null when not ramping. */
+  #rampFrom: number | null = null;
   #maxConns: number;
   #enabled = true;
   #healthy: boolean;
@@ -129,6 +135,38 @@ export class Server {
 
   setWeight(weight: number): void {
     this.#weight = weight;
+    this.#effectiveWeight = this.#rampFrom === null ? weight : Math.min(this.#effectiveWeight, weight);
+  }
+
+  /**
+   * The weight weight-aware algorithms use now: the configured one, or less while the server ramps up
+   * after coming back (slow_start). Fractional, so even weight 1 can ramp.
+   */
+  get effectiveWeight(): number {
+    return this.#effectiveWeight;
+  }
+
+  get isRamping(): boolean {
+    return this.#rampFrom !== null;
+  }
+
+  /** Starts a slow-start ramp: from a tenth of the weight at `nowMs` to all of it `durationMs` later. */
+  startRamp(nowMs: number): void {
+    this.#rampFrom = nowMs;
+    this.#effectiveWeight = this.#weight * SLOW_START_FLOOR;
+  }
+
+  /** Moves the ramp on to `nowMs`; true while it still runs. */
+  advanceRamp(nowMs: number, durationMs: number): boolean {
+    if (this.#rampFrom === null) return false;
+    const progress = durationMs <= 0 ? 1 : (nowMs - this.#rampFrom) / durationMs;
+    if (progress >= 1) {
+      this.#rampFrom = null;
+      this.#effectiveWeight = this.#weight;
+      return false;
+    }
+    this.#effectiveWeight = this.#weight * (SLOW_START_FLOOR + (1 - SLOW_START_FLOOR) * Math.max(0, progress));
+    return true;
   }
 
   setMaxConns(maxConns: number): void {
@@ -152,6 +190,7 @@ export class Server {
     this.host = init.host;
     this.port = init.port;
     this.#weight = init.weight ?? 1;
+    this.#effectiveWeight = this.#weight;
     this.#maxConns = init.maxConns ?? defaults.maxConns;
     this.#healthy = defaults.startHealthy;
     this.circuit = new CircuitBreaker(defaults.breaker);
@@ -235,6 +274,7 @@ export class Server {
       port: this.port,
       url: this.origin,
       weight: this.#weight,
+      effectiveWeight: Math.round(this.#effectiveWeight * 100) / 100,
       state: this.state,
       enabled: this.#enabled,
       healthy: this.#healthy,

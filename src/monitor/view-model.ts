@@ -82,7 +82,13 @@ function columnsFor(width: number): Column[] {
   columns.push({ header: wide ? 'P99 ms' : 'P99', width: wide ? 8 : 6, cell: (s) => formatNumber(s.recentP99ResponseTimeMs, 1) });
   // least_response_time's cost (lower wins): what it sees when it shifts traffic.
   if (wide) columns.push({ header: 'Score', width: 7, cell: (s) => formatNumber(s.latencyScoreMs, 1) });
-  columns.push({ header: wide ? 'Weight' : 'Wt', width: wide ? 6 : 4, cell: (s) => String(s.weight) });
+  // While a server ramps up (slow_start): the weight in use now (and, when wide, the configured one).
+  const ramping = (s: ServerSnapshot): boolean => s.effectiveWeight < s.weight;
+  columns.push({
+    header: wide ? 'Weight' : 'Wt',
+    width: wide ? 8 : 4,
+    cell: (s) => (!ramping(s) ? String(s.weight) : wide ? `${formatNumber(s.effectiveWeight, 1)}/${s.weight}` : `${formatNumber(s.effectiveWeight, 1)}~`),
+  });
   columns.push({ header: wide ? 'Circuit' : 'Circ', width: wide ? 9 : 6, cell: (s) => (wide ? s.circuit : s.circuit.replace('half_open', 'half')) });
   return columns;
 }

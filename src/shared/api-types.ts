@@ -40,6 +40,8 @@ export interface ServerSnapshot {
   port: number;
   url: string;
   weight: number;
+  /** The weight in use now: below `weight` while the server ramps up after coming back (slow_start). */
+  effectiveWeight: number;
   state: ServerState;
   /** The operator's decision (false while draining). */
   enabled: boolean;

@@ -48,7 +48,7 @@ export function serverCells(s: ServerSnapshot): string[] {
     formatNumber(s.recentAvgResponseTimeMs, 1),
     formatNumber(s.recentP99ResponseTimeMs, 1),
     formatNumber(s.latencyScoreMs, 1),
-    String(s.weight),
+    s.effectiveWeight < s.weight ? `${formatNumber(s.effectiveWeight, 1)} of ${s.weight}` : String(s.weight),
     s.circuit,
   ];
 }

@@ -9,6 +9,7 @@ import type { BalancerHandle } from '../../src/balancer/balancer.js';
 import { resolveConfig, type ConfigFlags } from '../../src/balancer/config.js';
 import type { ChangeEvent } from '../../src/balancer/control/commands.js';
 import type { HistoryResponse } from '../../src/shared/api-types.js';
+import { Server } from '../../src/balancer/server.js';
 import { closedAfterEach, waitFor } from '../helpers/servers.js';
 import { tempDir } from '../helpers/temp.js';
 
@@ -151,5 +152,42 @@ describe('through lb serve, as a new user', () => {
       ['a', 1],
       ['127.0.0.1:3009', 3],
     ]);
+  });
+});
+
+describe('slow_start', () => {
+  it('a server that comes back starts at a tenth of its weight and ramps to all of it; weighted follows the effective weight', async () => {
+    const backends = await scope.startServers(2);
+    const lb = await scope.startLb(backends, { algorithm: 'weighted', slowStart: '10s' });
+    const s2 = lb.pool.get('s2')!;
+    expect(s2.effectiveWeight).toBe(1);
+    lb.apply({ type: 'setHealth', server: 's2', healthy: false, detail: 'down' });
+    lb.apply({ type: 'setHealth', server: 's2', healthy: true, detail: 'back' });
+    expect(s2.effectiveWeight).toBeCloseTo(0.1, 2);
+    const served: string[] = [];
+    for (let i = 0; i < 110; i++) {
+      const res = await fetch(`${lb.url}/`);
+      await res.text();
+      served.push(res.headers.get('x-lb-server')!);
+    }
+    // In its first second the restarted server gets about 0.1 / 1.1 of the traffic, not half.
+    const share = served.filter((id) => id === 's2').length / served.length;
+    expect(share).toBeGreaterThan(0.03);
+    expect(share).toBeLessThan(0.25);
+    const stats = lb.admin.stats().servers.find((s) => s.id === 's2')!;
+    expect(stats.weight).toBe(1);
+    expect(stats.effectiveWeight).toBeLessThan(0.5);
+    const metrics = await (await fetch(`${lb.adminUrl}/metrics`)).text();
+    expect(metrics).toMatch(/^lb_server_effective_weight\{server="s2"\} 0\.\d+$/m);
+  });
+
+  it('ramps linearly over the window and ends at the configured weight (fake clock)', () => {
+    const server = new Server({ host: '127.0.0.1', port: 1, weight: 4 });
+    server.startRamp(0);
+    expect(server.effectiveWeight).toBeCloseTo(0.4);
+    expect(server.advanceRamp(5000, 10_000)).toBe(true);
+    expect(server.effectiveWeight).toBeCloseTo(4 * (0.1 + 0.9 * 0.5));
+    expect(server.advanceRamp(10_000, 10_000)).toBe(false);
+    expect([server.effectiveWeight, server.isRamping]).toEqual([4, false]);
   });
 });

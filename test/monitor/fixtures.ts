@@ -8,6 +8,8 @@ export function server(id: string, overrides: Partial<ServerSnapshot> = {}): Ser
     port: 3001,
     url: 'http://127.0.0.1:3001',
     weight: 1,
+    // Not ramping unless a test says so: the weight in use is the configured one.
+    effectiveWeight: overrides.weight ?? 1,
     state: 'up',
     enabled: true,
     healthy: true,

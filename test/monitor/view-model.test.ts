@@ -139,3 +139,17 @@ describe('screenLayout', () => {
     expect(screenLayout(80, 14, 3).charts.panels).toEqual([]);
   });
 });
+
+describe('a server ramping up (slow_start)', () => {
+  it('shows the weight in use now, and when wide the configured one beside it', () => {
+    const model = new MonitorModel(0);
+    model.applySnapshot(snapshot([server('api-1', { weight: 3, effectiveWeight: 0.6 }), server('api-2', { weight: 2 })]), 0);
+    const weightOf = (width: number) => {
+      const view = buildView(model, options({ width }));
+      const column = view.table.headers.indexOf(width >= 120 ? 'Weight' : 'Wt');
+      return view.table.data.map((row) => strip(row[column]!));
+    };
+    expect(weightOf(200)).toEqual(['0.6/3', '2']);
+    expect(weightOf(80)).toEqual(['0.6~', '2']);
+  });
+});

@@ -20,7 +20,7 @@ export class RandomPick implements BalancingAlgorithm {
 
   rebuild(servers: readonly Server[]): void {
     let sum = 0;
-    this.#cumulative = Float64Array.from(servers, (s) => (sum += s.weight));
+    this.#cumulative = Float64Array.from(servers, (s) => (sum += s.effectiveWeight));
     this.#builtFor = servers;
   }
 
@@ -39,10 +39,10 @@ export class RandomPick implements BalancingAlgorithm {
     const drawn = servers[lo]!;
     if (isEligible(drawn, ctx)) return drawn;
     const eligible = eligibleServers(servers, ctx);
-    const total = eligible.reduce((sum, s) => sum + s.weight, 0);
+    const total = eligible.reduce((sum, s) => sum + s.effectiveWeight, 0);
     let r = this.#random() * total;
     for (const server of eligible) {
-      r -= server.weight;
+      r -= server.effectiveWeight;
       if (r < 0) return server;
     }
     return eligible[eligible.length - 1];

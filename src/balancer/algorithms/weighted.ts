@@ -30,8 +30,8 @@ export class Weighted implements BalancingAlgorithm {
     for (let i = 0; i < servers.length; i++) {
       const server = servers[i]!;
       if (!isEligible(server, ctx)) continue;
-      scores[i]! += server.weight;
-      total += server.weight;
+      scores[i]! += server.effectiveWeight;
+      total += server.effectiveWeight;
       if (best === -1 || scores[i]! > scores[best]!) best = i;
     }
     if (best === -1) return undefined;
