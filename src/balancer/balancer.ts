@@ -40,6 +40,7 @@ import { Upstreams, type UpstreamTls } from './upstreams.js';
 import { createUpgradeHandler } from './websocket.js';
 import { ClientConnections } from './edge/client-connections.js';
 import { SlowStart } from './health/slow-start.js';
+import { DynamicWeights } from './health/dynamic-weights.js';
 import { checkServerInit } from './edge/server-address.js';
 import { RateLimiter } from './edge/rate-limit.js';
 import { formatHashKey } from './hash-key.js';
@@ -155,6 +156,7 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
     const server = pool.get(change.server);
     if (server !== undefined) slowStart.begin(server);
   });
+  const dynamicWeights = config.dynamicWeights ? new DynamicWeights(pool, 1000, (type, server, detail) => control.observe(type, server, detail)) : null;
   const passive = new PassiveHealth(pool, config.circuitBreaker, (type, server, detail) => control.observe(type, server, detail));
   const startChecker = (c: BalancerConfig): ActiveHealthChecker | null =>
     c.healthCheck.enabled
@@ -340,6 +342,7 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
     throw err;
   }
   checker?.start();
+  dynamicWeights?.start();
   const port = (traffic.address() as AddressInfo).port;
   const adminPort = (adminServer.address() as AddressInfo).port;
   url = `${scheme}://${displayHost(config.host)}:${port}`;
@@ -353,6 +356,7 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
       adminServer.close();
       await checker?.close();
       slowStart.close();
+      dynamicWeights?.close();
       admin.loadTests?.close();
       // Idle keep-alive connections would otherwise hold the listener open until they time out.
       const deadline = Date.now() + config.shutdownTimeoutMs;

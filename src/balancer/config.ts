@@ -86,6 +86,8 @@ export interface BalancerConfig {
   retries: number;
   /** A server that comes back ramps from a tenth of its weight to all of it over this long; 0 = off. */
   slowStartMs: number;
+  /** Effective weights follow recent latency and errors (health/dynamic-weights.ts). */
+  dynamicWeights: boolean;
   shutdownTimeoutMs: number;
   logLevel: LogLevel;
   healthCheck: HealthCheckConfig;

@@ -62,6 +62,8 @@ export class Server {
   #effectiveWeight: number;
   /** When the slow-start ramp began; null when not ramping. */
   #rampFrom: number | null = null;
+  #rampFactor = 1;
+  #dynamicFactor = 1;
   #maxConns: number;
   #enabled = true;
   #healthy: boolean;
@@ -135,7 +137,7 @@ export class Server {
 
   setWeight(weight: number): void {
     this.#weight = weight;
-    this.#effectiveWeight = this.#rampFrom === null ? weight : Math.min(this.#effectiveWeight, weight);
+    this.#updateEffectiveWeight();
   }
 
   /**
@@ -153,7 +155,8 @@ export class Server {
   /** Starts a slow-start ramp: from a tenth of the weight at `nowMs` to all of it `durationMs` later. */
   startRamp(nowMs: number): void {
     this.#rampFrom = nowMs;
-    this.#effectiveWeight = this.#weight * SLOW_START_FLOOR;
+    this.#rampFactor = SLOW_START_FLOOR;
+    this.#updateEffectiveWeight();
   }
 
   /** Moves the ramp on to `nowMs`; true while it still runs. */
@@ -162,11 +165,26 @@ export class Server {
     const progress = durationMs <= 0 ? 1 : (nowMs - this.#rampFrom) / durationMs;
     if (progress >= 1) {
       this.#rampFrom = null;
-      this.#effectiveWeight = this.#weight;
-      return false;
+      this.#rampFactor = 1;
+    } else {
+      this.#rampFactor = SLOW_START_FLOOR + (1 - SLOW_START_FLOOR) * Math.max(0, progress);
     }
-    this.#effectiveWeight = this.#weight * (SLOW_START_FLOOR + (1 - SLOW_START_FLOOR) * Math.max(0, progress));
-    return true;
+    this.#updateEffectiveWeight();
+    return this.#rampFrom !== null;
+  }
+
+  /** Dynamic weights' share of the configured weight, 0.1..1 (see health/dynamic-weights.ts). */
+  get dynamicFactor(): number {
+    return this.#dynamicFactor;
+  }
+
+  setDynamicFactor(factor: number): void {
+    this.#dynamicFactor = Math.min(1, Math.max(SLOW_START_FLOOR, factor));
+    this.#updateEffectiveWeight();
+  }
+
+  #updateEffectiveWeight(): void {
+    this.#effectiveWeight = this.#weight * this.#rampFactor * this.#dynamicFactor;
   }
 
   setMaxConns(maxConns: number): void {

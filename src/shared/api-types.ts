@@ -172,6 +172,7 @@ export type BalancerEventType =
   | 'server-draining'
   | 'server-undrained'
   | 'weight-changed'
+  | 'weight-adjusted'
   | 'max-conns-changed'
   | 'algorithm-switched'
   | 'counters-reset'

@@ -9,6 +9,8 @@ import type { BalancerHandle } from '../../src/balancer/balancer.js';
 import { resolveConfig, type ConfigFlags } from '../../src/balancer/config.js';
 import type { ChangeEvent } from '../../src/balancer/control/commands.js';
 import type { HistoryResponse } from '../../src/shared/api-types.js';
+import { DynamicWeights } from '../../src/balancer/health/dynamic-weights.js';
+import { ServerPool } from '../../src/balancer/pool.js';
 import { Server } from '../../src/balancer/server.js';
 import { closedAfterEach, waitFor } from '../helpers/servers.js';
 import { tempDir } from '../helpers/temp.js';
@@ -189,5 +191,53 @@ describe('slow_start', () => {
     expect(server.effectiveWeight).toBeCloseTo(4 * (0.1 + 0.9 * 0.5));
     expect(server.advanceRamp(10_000, 10_000)).toBe(false);
     expect([server.effectiveWeight, server.isRamping]).toEqual([4, false]);
+  });
+});
+
+describe('dynamic weights', () => {
+  it('moves a slow server\'s effective weight down in steps of at most 0.2, never below a tenth, back up when it recovers, with events', () => {
+    let now = 1000;
+    const pool = new ServerPool([{ host: '127.0.0.1', port: 1, name: 'fast', weight: 2 }, { host: '127.0.0.1', port: 2, name: 'slow', weight: 2 }]);
+    const events: string[] = [];
+    const dynamic = new DynamicWeights(pool, 1000, (type, server, detail) => events.push(`${type} ${server.id}: ${detail}`), () => now);
+    const [fast, slow] = pool.servers as [Server, Server];
+    const answer = (server: Server, ms: number) => {
+      server.requestStarted();
+      server.requestFinished(true, ms, null, now);
+    };
+    answer(fast, 5);
+    answer(slow, 50);
+    const factors: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      dynamic.step();
+      factors.push(Math.round(slow.dynamicFactor * 100) / 100);
+    }
+    expect(factors).toEqual([0.8, 0.6, 0.4, 0.2, 0.1, 0.1]);
+    expect([fast.effectiveWeight, slow.effectiveWeight]).toEqual([2, 0.2]);
+    expect(events[0]).toBe('weight-adjusted slow: effective weight 2.00 -> 1.60 of 2 (latency 50.0 ms, fastest 5.0 ms, errors 0%)');
+    // Recovered: fast answers pull its estimate down and its weight climbs back, step by step.
+    for (let i = 0; i < 8; i++) answer(slow, 5);
+    now += 10;
+    dynamic.step();
+    dynamic.step();
+    expect(slow.dynamicFactor).toBeCloseTo(0.5, 1);
+    for (let i = 0; i < 5; i++) dynamic.step();
+    expect(slow.effectiveWeight).toBe(2);
+    dynamic.close();
+  });
+});
+
+describe('dynamic weights through a running balancer', () => {
+  it('a server slowed at runtime loses effective weight within seconds, shown in /lb/stats and as an event', async () => {
+    const backends = await scope.startServers(2);
+    const lb = await scope.startLb(backends, { algorithm: 'weighted', dynamicWeights: true });
+    await (await fetch(`${backends[1]!.url}/control?set_delay_ms=60`)).text();
+    await waitFor('s2 to lose weight', async () => {
+      await Promise.all(Array.from({ length: 4 }, async () => (await fetch(`${lb.url}/`)).text()));
+      return lb.admin.stats().servers.find((s) => s.id === 's2')!.effectiveWeight <= 0.6;
+    }, 15_000, 50);
+    const history = lb.admin.history();
+    expect(history.events.some((e) => e.type === 'weight-adjusted' && e.server === 's2')).toBe(true);
+    expect(lb.admin.stats().servers.find((s) => s.id === 's1')!.effectiveWeight).toBe(1);
   });
 });
