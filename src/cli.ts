@@ -63,7 +63,8 @@ export async function main(argv: readonly string[]): Promise<void> {
     await buildCli(argv).parseAsync();
   } catch (err) {
     if (isLbError(err)) {
-      const hint = err.code === 'LB_USAGE' ? ' (see lb --help)' : '';
+      const command = ['serve', 'monitor', 'loadtest', 'testserver', 'demo'].find((c) => c === argv[0]);
+      const hint = err.code === 'LB_USAGE' ? ` (see lb ${command === undefined ? '' : `${command} `}--help)` : '';
       process.stderr.write(`lb: ${err.message}${hint}\n`);
       process.exitCode = err.exitCode;
       return;

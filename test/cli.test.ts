@@ -82,10 +82,10 @@ describe('lb through its bin', () => {
 
 describe('bad input: one line, the right exit code, no stack trace', () => {
   const cases: Array<[string, string[], number, RegExp, Record<string, string>?]> = [
-    ['unknown option', ['serve', '--colour', 'red'], 2, /^lb: Unknown argument: colour \(see lb --help\)\n$/],
-    ['bad port', ['serve', '--port', 'eighty'], 2, /^lb: --port: must be an integer 0-65535, got "eighty" \(see lb --help\)\n$/],
-    ['bad algorithm', ['serve', '--algorithm', 'fastest'], 2, /^lb: --algorithm: must be one of round_robin, least_connections, weighted, least_response_time, consistent_hash, p2c, random, got "fastest" \(see lb --help\)\n$/],
-    ['bad duration', ['serve', '--timeout', '2 weeks'], 2, /^lb: --timeout: must be a duration 1ms-1h \(like 2s, 500ms, 1m, or seconds\), got "2 weeks" \(see lb --help\)\n$/],
+    ['unknown option', ['serve', '--colour', 'red'], 2, /^lb: Unknown argument: colour \(see lb serve --help\)\n$/],
+    ['bad port', ['serve', '--port', 'eighty'], 2, /^lb: --port: must be an integer 0-65535, got "eighty" \(see lb serve --help\)\n$/],
+    ['bad algorithm', ['serve', '--algorithm', 'fastest'], 2, /^lb: --algorithm: must be one of round_robin, least_connections, weighted, least_response_time, consistent_hash, p2c, random, got "fastest" \(see lb serve --help\)\n$/],
+    ['bad duration', ['serve', '--timeout', '2 weeks'], 2, /^lb: --timeout: must be a duration 1ms-1h \(like 2s, 500ms, 1m, or seconds\), got "2 weeks" \(see lb serve --help\)\n$/],
     ['bad environment value', ['serve'], 1, /^lb: LB_HEALTH_INTERVAL: must be a duration 100ms-1h/, { LB_HEALTH_INTERVAL: 'often' }],
     ['no command', [], 2, /^lb: name a command/],
     ['unknown command', ['serv'], 2, /^lb: unknown command "serv". Did you mean serve\? \(see lb --help\)\n$/],
@@ -159,7 +159,7 @@ describe('lb monitor --command: every dashboard action, scripted', () => {
     expect(await run('reset')).toMatchObject({ code: 0, stdout: 'counters reset\n' });
     expect(lb.admin.stats().totals.requests).toBe(0);
     expect(await run('drain', '--server', 'nope')).toMatchObject({ code: 1, stderr: 'lb: drain: no server nope in the pool\n' });
-    expect(await run('weight', '--server', 's1')).toMatchObject({ code: 2, stderr: 'lb: --command weight needs --weight N (see lb --help)\n' });
-    expect(await run('algorithm')).toMatchObject({ code: 2, stderr: 'lb: --command algorithm needs --algorithm NAME (see lb --help)\n' });
+    expect(await run('weight', '--server', 's1')).toMatchObject({ code: 2, stderr: 'lb: --command weight needs --weight N (see lb monitor --help)\n' });
+    expect(await run('algorithm')).toMatchObject({ code: 2, stderr: 'lb: --command algorithm needs --algorithm NAME (see lb monitor --help)\n' });
   });
 });

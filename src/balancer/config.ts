@@ -142,7 +142,8 @@ export function isObject(value: unknown): value is Json {
 function warnUnknown(obj: Json, known: readonly string[], path: string, warnings: string[]): void {
   for (const key of Object.keys(obj)) {
     if (known.includes(key)) continue;
-    const close = known.filter((k) => editDistance(k, key) <= Math.max(1, Math.floor(key.length / 4))).sort((a, b) => editDistance(a, key) - editDistance(b, key));
+    // A third of the key's length may differ: "wieght" (two edits) still finds "weight".
+    const close = known.filter((k) => editDistance(k, key) <= Math.max(1, Math.ceil(key.length / 3))).sort((a, b) => editDistance(a, key) - editDistance(b, key));
     warnings.push(`${path}${path ? '.' : ''}${key}: unknown key, ignored${close.length ? ` (did you mean ${close[0]}?)` : ''}`);
   }
 }
@@ -197,8 +198,8 @@ export function parseServer(value: unknown, path: string, warnings: string[] = [
   return init;
 }
 
-/** Every entry is checked; each problem goes to `report`, so a file's mistakes are listed at once. */
-function parseServers(value: unknown, path: string, warnings: string[], report: (problem: string) => void): ServerInit[] {
+/** Every entry is checked (its destination against `allowHosts` too); each problem goes to `report`, so a file's mistakes are listed at once. */
+function parseServers(value: unknown, path: string, warnings: string[], allowHosts: readonly string[], report: (problem: string) => void): ServerInit[] {
   if (!Array.isArray(value)) {
     report(`${path}: must be a list of servers, got ${JSON.stringify(value)}`);
     return [];
@@ -212,6 +213,7 @@ function parseServers(value: unknown, path: string, warnings: string[], report: 
   value.forEach((entry, i) => {
     try {
       const server = parseServer(entry, `${path}[${i}]`, warnings);
+      checkDestination(server.host, `${path}[${i}].host`, allowHosts);
       for (const key of [`${server.host}:${server.port}`, server.name].filter((k): k is string => k !== undefined)) {
         const first = seen.get(key);
         if (first !== undefined) throw invalid(`${path}[${i}]`, `duplicate of ${path}[${first}] (${key})`);
@@ -291,7 +293,7 @@ export function resolveConfig({ file, filePath, env, flags }: ResolveInput): Bal
     }
   }
   const list = Array.isArray(file) ? file : object.servers;
-  if (list !== undefined) config.servers = parseServers(list, 'servers', warnings, (problem) => problems.push(inFile(problem)));
+  if (list !== undefined) config.servers = parseServers(list, 'servers', warnings, config.allowHosts, (problem) => problems.push(inFile(problem)));
 
   if (config.adminToken !== null && config.adminToken.trim() === '') problems.push('admin token: must not be empty');
   if ((config.tls.certFile === null) !== (config.tls.keyFile === null)) {
@@ -300,13 +302,6 @@ export function resolveConfig({ file, filePath, env, flags }: ResolveInput): Bal
   if (!isLoopback(config.adminHost) && config.adminToken === null) {
     problems.push(`${rawFlags.adminHost !== undefined ? '--admin-host' : 'admin host'}: ${config.adminHost} is not loopback: set --admin-token (or LB_ADMIN_TOKEN) so the admin API is not open to the network`);
   }
-  config.servers.forEach((server, i) => {
-    try {
-      checkDestination(server.host, `servers[${i}].host`, config.allowHosts);
-    } catch (err) {
-      problems.push(inFile((err as Error).message));
-    }
-  });
   if (problems.length > 0) throw new LbError('LB_CONFIG_INVALID', problems.join('\n'));
   return config;
 }

@@ -34,14 +34,17 @@ export class LatencyHistogram {
     return this.#maxMs;
   }
 
-  /** The value below which `percent` % of recordings fall (bucket midpoint, never above the max seen). */
+  /**
+   * The value below which `percent` % of recordings fall: the bucket's upper edge, never above the max
+   * seen (a midpoint could read below every sample in the bucket, a p99 under the mean).
+   */
   percentileMs(percent: number): number {
     if (this.#count === 0) return 0;
     const rank = Math.ceil((percent / 100) * this.#count);
     let seen = 0;
     for (let i = 0; i < BUCKET_COUNT; i++) {
       seen += this.#counts[i]!;
-      if (seen >= rank) return Math.min(this.#maxMs, 2 ** ((i + 0.5) / BUCKETS_PER_OCTAVE) / 1000);
+      if (seen >= rank) return Math.min(this.#maxMs, 2 ** ((i + 1) / BUCKETS_PER_OCTAVE) / 1000);
     }
     return this.#maxMs;
   }

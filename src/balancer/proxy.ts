@@ -173,7 +173,7 @@ export function admit(deps: Pick<ProxyDeps, 'stats' | 'rateLimiter' | 'rateLimit
         ctx,
         refusal: {
           code: 'LB_RATE_LIMITED',
-          message: `rate limit of ${limiter.ratePerSecond} requests per second exceeded; retry in ${retryAfterS} s`,
+          message: `rate limit of ${limiter.ratePerSecond} request${limiter.ratePerSecond === 1 ? '' : 's'} per second exceeded; retry in ${retryAfterS} s`,
           headers: { 'retry-after': retryAfterS, 'ratelimit-limit': limiter.burst, 'ratelimit-remaining': 0, 'ratelimit-reset': retryAfterS },
         },
       };

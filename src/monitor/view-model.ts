@@ -69,7 +69,8 @@ interface Column {
 function columnsFor(width: number): Column[] {
   const wide = width >= 120;
   const columns: Column[] = [
-    { header: 'Server', width: wide ? 22 : 14, cell: (s) => s.id },
+    // Cut to fit with a blank before State, keeping the id's end (the port tells 127.0.0.1:19301 from :19302).
+    { header: 'Server', width: wide ? 22 : 14, cell: (s) => abbreviate(s.id, (wide ? 22 : 14) - 1) },
     { header: 'State', width: 8, cell: (s) => `${ANSI[s.state][0]}${s.state}${ANSI[s.state][1]}` },
     { header: wide ? 'Active' : 'Act', width: wide ? 6 : 4, cell: (s) => String(s.activeRequests) },
     { header: 'Req/s', width: 7, cell: (s, m) => formatNumber(m.rates.get(s.id)?.rps ?? 0, 1) },

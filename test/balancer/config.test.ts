@@ -66,7 +66,7 @@ describe('bad config is rejected with the path of the bad field', () => {
     ['bad log level', [], { LOG_LEVEL: 'loud' }, {}, 'LOG_LEVEL: must be one of debug, info, warn, error, silent'],
     ['open admin without token', [], {}, { adminHost: '0.0.0.0' }, '--admin-host: 0.0.0.0 is not loopback: set --admin-token'],
     // Hostile rows: each of these was accepted once, and the host ones crashed the first request routed to them.
-    ['port inside host', [{ host: '127.0.0.1:3001', port: 3001 }], {}, {}, 'servers[0].host: must be a host name (letters, digits, - and .) or an IP address, got "127.0.0.1:3001" (put the port in "port", not in "host")'],
+    ['port inside host', [{ host: '127.0.0.1:3001', port: 3001 }], {}, {}, 'servers[0].host: must be a host name (letters, digits, -, _ and .) or an IP address, got "127.0.0.1:3001" (put the port in "port", not in "host")'],
     ['NUL in host', [{ host: 'a\u0000b', port: 1 }], {}, {}, 'servers[0].host: must be a host name'],
     ['CR LF in host', [{ host: 'a\r\nx: y', port: 1 }], {}, {}, 'servers[0].host: must be a host name'],
     ['space in host', [{ host: 'a b', port: 1 }], {}, {}, 'servers[0].host: must be a host name'],

@@ -96,7 +96,7 @@ describe('a reload applies what changed in the file and keeps runtime changes', 
     expect(servers(lb)).toEqual(['a:w2', 'c:w1', 'b:w3']);
     expect(lb.algorithm()).toBe('p2c');
     expect(report.overridden).toEqual([
-      'a: weight and max_conns from the file',
+      'a: weight from the file',
       'b: removed at runtime, back from the file',
       'c: added at runtime, now in the file',
       'algorithm: p2c from the file',

@@ -70,7 +70,7 @@ describe('what every setting gets from the table', () => {
       'LB_MAX_QUEUE: must be an integer 0-1000000, got "lots"',
       'lb.json: health_check.rise: must be an integer 1-100, got 0',
       'lb.json: servers[0].port: must be an integer 1-65535, got 0',
-      'lb.json: servers[1].host: must be a host name (letters, digits, - and .) or an IP address, got "b b"',
+      'lb.json: servers[1].host: must be a host name (letters, digits, -, _ and .) or an IP address, got "b b"',
     ]);
   });
 
@@ -78,6 +78,16 @@ describe('what every setting gets from the table', () => {
     const config = resolve({ health_check: { retries: 5, fall: 2 } });
     expect(config.healthCheck.fall).toBe(2);
     expect(config.warnings).toEqual(['health_check.fall and health_check.retries both set the same thing: health_check.fall wins']);
+  });
+
+  it('names the entry a risky destination is in, whatever entries before it got wrong', () => {
+    expect(() => resolve([{ host: '127.0.0.1', port: 99999 }, { host: '169.254.169.254', port: 80 }])).toThrow(
+      'servers[0].port: must be an integer 1-65535, got 99999\nservers[1].host: 169.254.169.254 is a link-local address',
+    );
+  });
+
+  it('suggests the close key for a server entry too', () => {
+    expect(resolve([{ host: 'a', port: 1, wieght: 2 }]).warnings).toEqual(['servers[0].wieght: unknown key, ignored (did you mean weight?)']);
   });
 
   it('warns about unknown keys, suggesting the close one', () => {

@@ -47,7 +47,7 @@ describe('lb monitor, scripted and plain', () => {
     const removed = await runLb(['monitor', '--url', lb.adminUrl, '--command', 'remove-server', '--host', '127.0.0.1', '--port', port]);
     expect([removed.code, removed.stdout]).toEqual([0, `removed 127.0.0.1:${port}\n`]);
     const usage = await runLb(['monitor', '--command', 'add-server', '--host', 'x']);
-    expect([usage.code, usage.stderr]).toEqual([2, 'lb: --command add-server needs --host and --port (see lb --help)\n']);
+    expect([usage.code, usage.stderr]).toEqual([2, 'lb: --command add-server needs --host and --port (see lb monitor --help)\n']);
   });
 
   it('prints the text table every interval when stdout is not a terminal, and keeps going while the balancer is away', async () => {

@@ -88,7 +88,7 @@ describe('through the CLI', () => {
     const { code, stderr } = await runLb(['serve', '--servers', file, '--port', '0', '--admin-port', '0']);
     expect(code).toBe(1);
     expect(stderr.trim().split('\n')).toEqual([
-      `lb: ${file}: servers[0].host: must be a host name (letters, digits, - and .) or an IP address, got "127.0.0.1:3001" (put the port in "port", not in "host")`,
+      `lb: ${file}: servers[0].host: must be a host name (letters, digits, -, _ and .) or an IP address, got "127.0.0.1:3001" (put the port in "port", not in "host")`,
     ]);
   });
 

@@ -100,7 +100,8 @@ export function planReload(
     } else if (running !== undefined) {
       const w = wanted(init);
       const changes = runtime.updates(id);
-      if (changes?.weight !== undefined || changes?.maxConns !== undefined) overridden.push(`${id}: weight and max_conns from the file`);
+      const fromFile = [changes?.weight !== undefined ? 'weight' : '', changes?.maxConns !== undefined ? 'max_conns' : ''].filter(Boolean);
+      if (fromFile.length > 0) overridden.push(`${id}: ${fromFile.join(' and ')} from the file`);
       if (w.weight !== running.weight || w.maxConns !== running.maxConns) update.push({ id, ...w });
     }
     forget.push(id);

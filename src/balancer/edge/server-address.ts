@@ -41,7 +41,7 @@ export function checkHost(value: unknown, path: string): string {
   if (value.length > MAX_HOST_LENGTH) throw invalid(path, `must be a host name of at most ${MAX_HOST_LENGTH} characters`);
   const labels = value.split('.');
   if (!labels.every((label) => LABEL.test(label))) {
-    throw invalid(path, `must be a host name (letters, digits, - and .) or an IP address, got ${JSON.stringify(value)}${hint}`);
+    throw invalid(path, `must be a host name (letters, digits, -, _ and .) or an IP address, got ${JSON.stringify(value)}${hint}`);
   }
   if (NUMERIC_LABEL.test(labels[labels.length - 1]!) && !CANONICAL_IPV4.test(value)) {
     throw invalid(path, `must be an IPv4 address in dotted form like 10.0.0.1, got ${JSON.stringify(value)}`);
