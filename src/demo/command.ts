@@ -83,7 +83,9 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
       if (showMonitor) {
         // The monitor takes the screen; quitting it (q, Ctrl-C) ends the demo.
         const { runDashboard } = await import('../monitor/run.js');
-        await runDashboard({ url: balancer.adminUrl, intervalMs: 1000, token: null });
+        // The screen covers the lines printed above: the hints go into the event log as well.
+        const hints = lines.filter((l) => l.trimStart().startsWith('curl'));
+        await runDashboard({ url: balancer.adminUrl, intervalMs: 1000, token: null, intro: ['try, in another terminal:', ...hints.map((h) => h.trim())] });
         // The block above is back on screen once the monitor leaves; one line says it is over.
         process.stdout.write('lb demo stopped: balancer and test servers closed.\n');
       } else {

@@ -15,14 +15,17 @@ export interface DashboardRun {
   url: string;
   intervalMs: number;
   token: string | null;
+  /** Lines for the event log before the first poll (the demo's hints, which the screen would hide). */
+  intro?: readonly string[];
 }
 
 /** Runs the full-screen dashboard until the user quits (q, Ctrl-C). Used by `lb monitor` and `lb demo`. */
-export async function runDashboard({ url, intervalMs, token }: DashboardRun): Promise<void> {
+export async function runDashboard({ url, intervalMs, token, intro = [] }: DashboardRun): Promise<void> {
   const { startDashboard } = await import('./dashboard.js');
   const client = new AdminClient({ url, token });
   const model = new MonitorModel(Date.now());
   model.addLog(Date.now(), `watching ${client.url} every ${intervalMs / 1000} s; web dashboard: ${client.url}/`);
+  for (const line of intro) model.addLog(Date.now(), line);
   let dashboard: { update(): void } | null = null;
   const poller = new Poller(client, intervalMs, {
     snapshot: (snapshot, at, events) => {
