@@ -160,7 +160,7 @@ export interface FrontRefusal extends Refusal {
  * The front door every request passes before routing, plain or upgrade: is it forwardable as it stands
  * (edge/request-check.ts, which also rewrites absolute-form), then the client's rate limit.
  */
-export function admit(deps: Pick<ProxyDeps, 'stats' | 'rateLimiter' | 'rateLimitKey'>, options: Pick<ProxyOptions, 'maxHeaders'>, req: IncomingMessage): { ctx: RequestContext; refusal: FrontRefusal | null } {
+export function admit(deps: Pick<ProxyDeps, 'rateLimiter' | 'rateLimitKey'>, options: Pick<ProxyOptions, 'maxHeaders'>, req: IncomingMessage): { ctx: RequestContext; refusal: FrontRefusal | null } {
   const refusal = checkRequest(req, options.maxHeaders);
   const ctx = contextOf(req);
   if (refusal !== null) return { ctx, refusal };
