@@ -24,7 +24,10 @@ export const testServerCommand: CommandModule<object, TestServerArgs> = {
       .option('error-rate', numberOption('error-rate', 'share of requests answered 500, 0-1', { min: 0, max: 1 }, '0'))
       .option('unhealthy', { type: 'boolean', describe: 'start with GET /health answering 503', default: false })
       .example('$0 testserver --port 3002 --delay 0.1 --error-rate 0.05', '')
-      .example('curl "localhost:3002/control?set_delay_ms=500&healthy=false"', 'change it while it runs') as unknown as Argv<TestServerArgs>,
+      // Short lines: yargs cuts an example wider than its column in the middle of a word.
+      .example('curl localhost:3002/control?set_delay_ms=500', 'slow it down while it runs')
+      .example('curl localhost:3002/control?healthy=false', 'fail its health checks')
+      .example('curl localhost:3002/control?stop_ms=5000', 'go away for 5 s, then come back') as unknown as Argv<TestServerArgs>,
   handler: async (args: ArgumentsCamelCase<TestServerArgs>) => {
     const { startTestServer } = await import('./server.js');
     const server = await startTestServer({
