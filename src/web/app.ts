@@ -10,11 +10,11 @@ import { formatPercent } from '../shared/format.js';
 import { totalsRates } from '../shared/rates.js';
 import { AdminApi, ApiError } from './api.js';
 import { Charts } from './charts.js';
-import { button, byId, el, messageOf, toast } from './dom.js';
+import { breakableText, button, byId, el, messageOf, toast } from './dom.js';
 import { checkAddServer, checkWeight } from './forms.js';
 import { LoadTestPanel } from './load-tests.js';
 import { ChartSeries } from './series.js';
-import { distribution, eventKey, eventLine, isDraining, overviewText, serverCells, type OverviewText } from './view.js';
+import { distribution, eventKey, eventLine, isDraining, overviewText, SERVER_COLUMNS, serverCells, serverRequestRates, type OverviewText } from './view.js';
 
 const TOKEN_KEY = 'lb-token';
 /** Event lines kept on the page (the balancer keeps its last 100 too). */
@@ -49,6 +49,7 @@ const ui = {
   distribution: byId('distribution', HTMLElement),
   charts: {
     traffic: byId('chart-traffic', HTMLElement),
+    serverRequests: byId('chart-server-rps', HTMLElement),
     latency: byId('chart-latency', HTMLElement),
     active: byId('chart-active', HTMLElement),
   },
@@ -77,6 +78,22 @@ const notify = (message: string, isError = false): void => toast(ui.toasts, mess
 const api = new AdminApi(sessionStorage.getItem(TOKEN_KEY), () => {
   if (!ui.tokenDialog.open) ui.tokenDialog.showModal();
 });
+
+/** The servers table's headers: its text columns (view.ts), then the buttons. */
+const SERVER_HEADERS = [...SERVER_COLUMNS, { header: 'Actions', title: undefined }];
+
+/** The header row, built once from SERVER_HEADERS. */
+function renderServerHeaders(): void {
+  const row = el('tr');
+  row.append(
+    ...SERVER_HEADERS.map(({ header, title }) => {
+      const th = el('th', header);
+      if (title !== undefined) th.title = title;
+      return th;
+    }),
+  );
+  ui.servers.createTHead().replaceChildren(row);
+}
 
 /** Polling, pause and what the page shows of the balancer. */
 class Dashboard {
@@ -148,20 +165,22 @@ class Dashboard {
   #render(stats: StatsSnapshot): void {
     const now = Date.now();
     const before = this.#previous;
-    const rates = totalsRates(stats.totals, before?.stats.totals ?? null, before === null ? 0 : (now - before.atMs) / 1000);
+    const seconds = before === null ? 0 : (now - before.atMs) / 1000;
+    const rates = totalsRates(stats.totals, before?.stats.totals ?? null, seconds);
+    const serverRps = serverRequestRates(stats.servers, before?.stats.servers ?? null, seconds);
     this.#previous = { atMs: now, stats };
 
     ui.target.textContent = stats.url;
     const text = overviewText(stats, rates);
-    for (const key of Object.keys(ui.overview) as Array<keyof OverviewText>) ui.overview[key].textContent = text[key];
+    for (const key of Object.keys(ui.overview) as Array<keyof OverviewText>) breakableText(ui.overview[key], text[key]);
 
     const select = ui.algorithm;
     if (select.options.length !== stats.algorithms.length) select.replaceChildren(...stats.algorithms.map((name) => el('option', name)));
     if (document.activeElement !== select) select.value = stats.algorithm;
 
-    renderServers(stats.servers);
+    renderServers(stats.servers, serverRps);
     renderDistribution(stats.servers);
-    this.#series.add(now, rates, stats.servers);
+    this.#series.add(now, rates, stats.servers, serverRps);
     this.#charts.render(this.#series);
   }
 
@@ -177,6 +196,7 @@ class Dashboard {
   }
 }
 
+renderServerHeaders();
 const dashboard = new Dashboard();
 
 /** Runs a change, shows its result (or why it failed) and polls at once so the page shows it. */
@@ -189,11 +209,11 @@ async function act(what: string, call: () => Promise<string>): Promise<void> {
   }
 }
 
-function renderServers(servers: readonly ServerSnapshot[]): void {
+function renderServers(servers: readonly ServerSnapshot[], serverRps: ReadonlyMap<string, number | null>): void {
   const tbody = ui.servers.tBodies[0]!;
   if (servers.length === 0) {
     const empty = el('td', 'no servers: add one below', 'muted');
-    empty.colSpan = 11;
+    empty.colSpan = SERVER_HEADERS.length;
     const tr = el('tr');
     tr.append(empty);
     tbody.replaceChildren(tr);
@@ -202,13 +222,18 @@ function renderServers(servers: readonly ServerSnapshot[]): void {
   // Keep a weight field the user is typing in: rebuild unless focus is in one of the table's inputs.
   const focused = document.activeElement;
   if (focused instanceof HTMLInputElement && tbody.contains(focused)) return;
-  tbody.replaceChildren(...servers.map(serverRow));
+  tbody.replaceChildren(...servers.map((s) => serverRow(s, serverRps.get(s.id) ?? null)));
 }
 
-function serverRow(s: ServerSnapshot): HTMLTableRowElement {
+function serverRow(s: ServerSnapshot, rps: number | null): HTMLTableRowElement {
   const tr = el('tr');
   tr.dataset.server = s.id;
-  const cells = serverCells(s).map((text) => el('td', text));
+  // data-label: a phone shows each row as a card, every value beside its header (style.css).
+  const cells = serverCells(s, rps).map((text, i) => {
+    const td = el('td', text);
+    td.dataset.label = SERVER_COLUMNS[i]!.header;
+    return td;
+  });
   cells[1]!.className = `state ${s.state}`;
   tr.append(...cells);
 

@@ -19,6 +19,16 @@ export function el<K extends keyof HTMLElementTagNameMap>(tag: K, text?: string 
   return node;
 }
 
+/**
+ * Sets `text` as the node's text, with a line-break opportunity (<wbr>) after each underscore, so a
+ * name like least_connections wraps as "least_ / connections" in a narrow box, never mid-word. The
+ * node's textContent is `text` exactly.
+ */
+export function breakableText(node: HTMLElement, text: string): void {
+  const parts = text.split(/(?<=_)/);
+  node.replaceChildren(...parts.flatMap((part, i) => (i === 0 ? [part] : [document.createElement('wbr'), part])));
+}
+
 /** A button that does not submit the form around it. */
 export function button(label: string, className: string, onClick: () => void): HTMLButtonElement {
   const node = el('button', label, className);

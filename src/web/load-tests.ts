@@ -120,7 +120,10 @@ export class LoadTestPanel {
         return tr;
       }),
     );
-    ui.summary.replaceChildren(el('div', report.head), el('div', report.latency, 'muted'), table);
+    // Its own scroll box: a long server id on a phone scrolls the table, never the page.
+    const wrap = el('div', null, 'table-wrap');
+    wrap.append(table);
+    ui.summary.replaceChildren(el('div', report.head), el('div', report.latency, 'muted'), wrap);
     ui.summary.hidden = false;
   }
 }

@@ -14,6 +14,13 @@ export interface ChartColumns {
   columns: Array<Array<number | null>>;
 }
 
+/** A server's columns, one per per-server chart. */
+interface ServerColumns {
+  requestsPerSecond: Array<number | null>;
+  latency: Array<number | null>;
+  active: Array<number | null>;
+}
+
 function push<T>(series: T[], value: T): void {
   series.push(value);
   if (series.length > SERIES_LENGTH) series.shift();
@@ -24,30 +31,32 @@ export class ChartSeries {
   readonly #times: number[] = [];
   readonly #rps: number[] = [];
   readonly #errors: number[] = [];
-  readonly #latency = new Map<string, Array<number | null>>();
-  readonly #active = new Map<string, Array<number | null>>();
+  /** In the order servers first appeared: the order of every per-server chart's series. */
+  readonly #servers = new Map<string, ServerColumns>();
 
-  add(atMs: number, rates: TotalsRates, servers: readonly ServerSnapshot[]): void {
+  /**
+   * One poll: the balancer-wide rates, the servers, and each server's req/s over the same interval
+   * (null, a gap, while it is not known yet; see view.ts serverRequestRates).
+   */
+  add(atMs: number, rates: TotalsRates, servers: readonly ServerSnapshot[], serverRps: ReadonlyMap<string, number | null>): void {
     push(this.#times, atMs / 1000);
     push(this.#rps, rates.requestsPerSecond);
     push(this.#errors, rates.failuresPerSecond);
     const gaps = this.#times.length - 1;
+    const gap = (): Array<number | null> => new Array<number | null>(gaps).fill(null);
     for (const s of servers) {
-      if (!this.#latency.has(s.id)) {
-        this.#latency.set(s.id, new Array<number | null>(gaps).fill(null));
-        this.#active.set(s.id, new Array<number | null>(gaps).fill(null));
-      }
+      if (!this.#servers.has(s.id)) this.#servers.set(s.id, { requestsPerSecond: gap(), latency: gap(), active: gap() });
     }
     const byId = new Map(servers.map((s) => [s.id, s]));
-    for (const [id, latency] of this.#latency) {
+    for (const [id, columns] of this.#servers) {
       const server = byId.get(id);
       if (server === undefined) {
-        this.#latency.delete(id);
-        this.#active.delete(id);
+        this.#servers.delete(id);
         continue;
       }
-      push(latency, server.ewmaLatencyMs);
-      push(this.#active.get(id)!, server.activeRequests);
+      push(columns.requestsPerSecond, serverRps.get(id) ?? null);
+      push(columns.latency, server.ewmaLatencyMs);
+      push(columns.active, server.activeRequests);
     }
   }
 
@@ -59,11 +68,20 @@ export class ChartSeries {
     return { names: ['req/s', 'errors/s'], columns: [this.#rps, this.#errors] };
   }
 
+  /** Each server's req/s: where traffic goes, and when it shifts away from a slow server. */
+  serverRequests(): ChartColumns {
+    return this.#perServer('requestsPerSecond');
+  }
+
   latency(): ChartColumns {
-    return { names: [...this.#latency.keys()], columns: [...this.#latency.values()] };
+    return this.#perServer('latency');
   }
 
   active(): ChartColumns {
-    return { names: [...this.#active.keys()], columns: [...this.#active.values()] };
+    return this.#perServer('active');
+  }
+
+  #perServer(key: keyof ServerColumns): ChartColumns {
+    return { names: [...this.#servers.keys()], columns: [...this.#servers.values()].map((columns) => columns[key]) };
   }
 }

@@ -5,7 +5,7 @@
  */
 import type { BalancerEvent, LoadTestStatus, ServerSnapshot, StatsSnapshot } from '../shared/api-types.js';
 import { formatDuration, formatNumber, formatPercent } from '../shared/format.js';
-import type { TotalsRates } from '../shared/rates.js';
+import { counterRate, type TotalsRates } from '../shared/rates.js';
 
 /** The overview cards, by the id suffix of their value element in index.html (`ov-<key>`). */
 export interface OverviewText {
@@ -36,21 +36,52 @@ export function overviewText(stats: StatsSnapshot, rates: TotalsRates): Overview
   };
 }
 
-/** The servers table's text cells, in the order of its headers (Actions, the last, is built by app.ts). */
-export function serverCells(s: ServerSnapshot): string[] {
-  return [
-    s.id,
-    s.state,
-    String(s.activeRequests),
-    String(s.totalRequests),
-    String(s.totalFailures),
-    formatPercent(s.errorRate),
-    formatNumber(s.recentAvgResponseTimeMs, 1),
-    formatNumber(s.recentP99ResponseTimeMs, 1),
-    formatNumber(s.latencyScoreMs, 1),
-    s.effectiveWeight < s.weight ? `${formatNumber(s.effectiveWeight, 1)} of ${s.weight}` : String(s.weight),
-    s.circuit,
-  ];
+/** A column of the servers table: its header, a tooltip when the header needs one, and its cell. */
+export interface ServerColumn {
+  header: string;
+  title?: string;
+  /** `rps`: the server's requests per second over the last poll interval, null before two polls saw it. */
+  cell(s: ServerSnapshot, rps: number | null): string;
+}
+
+/**
+ * The servers table's text columns, in order; app.ts builds the header row from these (and adds
+ * Actions, the last), so a header and its cell cannot drift apart. Req/s sits beside Active as in
+ * `lb monitor`'s table.
+ */
+export const SERVER_COLUMNS: readonly ServerColumn[] = [
+  { header: 'Server', cell: (s) => s.id },
+  { header: 'State', cell: (s) => s.state },
+  { header: 'Active', cell: (s) => String(s.activeRequests) },
+  { header: 'Req/s', title: 'over the last refresh interval', cell: (_, rps) => (rps === null ? '-' : formatNumber(rps, 1)) },
+  { header: 'Requests', cell: (s) => String(s.totalRequests) },
+  { header: 'Errors', cell: (s) => String(s.totalFailures) },
+  { header: 'Err %', cell: (s) => formatPercent(s.errorRate) },
+  { header: 'Avg ms', title: 'last minute', cell: (s) => formatNumber(s.recentAvgResponseTimeMs, 1) },
+  { header: 'P99 ms', title: 'last minute', cell: (s) => formatNumber(s.recentP99ResponseTimeMs, 1) },
+  { header: 'Score', title: "least_response_time's cost: latency x (active + 1)", cell: (s) => formatNumber(s.latencyScoreMs, 1) },
+  { header: 'Weight', cell: (s) => (s.effectiveWeight < s.weight ? `${formatNumber(s.effectiveWeight, 1)} of ${s.weight}` : String(s.weight)) },
+  { header: 'Circuit', cell: (s) => s.circuit },
+];
+
+/** The servers table's text cells, in the order of SERVER_COLUMNS. */
+export function serverCells(s: ServerSnapshot, rps: number | null): string[] {
+  return SERVER_COLUMNS.map((column) => column.cell(s, rps));
+}
+
+/**
+ * Each server's requests per second between two polls `seconds` apart, counted as `lb monitor` counts
+ * them (src/shared/rates.ts: a counter that went down reads 0). null for a server the earlier poll did
+ * not list, and for every server without an earlier poll: no rate is known yet, and 0 would claim one.
+ */
+export function serverRequestRates(now: readonly ServerSnapshot[], before: readonly ServerSnapshot[] | null, seconds: number): Map<string, number | null> {
+  const earlier = new Map(before?.map((s) => [s.id, s.totalRequests]));
+  return new Map(
+    now.map((s) => {
+      const old = earlier.get(s.id);
+      return [s.id, old === undefined ? null : counterRate(s.totalRequests, old, seconds)];
+    }),
+  );
 }
 
 /** Draining or drained: the row's button offers to undrain. */

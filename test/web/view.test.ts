@@ -9,8 +9,9 @@ import type { BalancerEvent, LoadTestStatus } from '../../src/shared/api-types.j
 import { LOAD_TEST_LIMITS, MAX_WEIGHT } from '../../src/shared/limits.js';
 import { totalsRates } from '../../src/shared/rates.js';
 import { checkAddServer, checkCustomTest, checkWeight } from '../../src/web/forms.js';
+import { axisLabels, clockTime, latestOf, legendValue } from '../../src/web/chart-text.js';
 import { ChartSeries, SERIES_LENGTH } from '../../src/web/series.js';
-import { eventLine, overviewText, serverCells, testProgress, testReport } from '../../src/web/view.js';
+import { eventLine, overviewText, SERVER_COLUMNS, serverCells, serverRequestRates, testProgress, testReport } from '../../src/web/view.js';
 import { server, snapshot } from '../monitor/fixtures.js';
 
 describe('overview cards', () => {
@@ -49,7 +50,16 @@ describe('servers table, events and tests', () => {
   it('a row in the order of the headers', () => {
     // Avg and P99 over the last minute (not the totals since start), then least_response_time's score.
     const s = server('a&ltb', { state: 'ejected', circuit: 'half_open', totalRequests: 40, totalFailures: 2, errorRate: 0.05, avgResponseTimeMs: 99, recentAvgResponseTimeMs: 4.25, recentP99ResponseTimeMs: Number.NaN, latencyScoreMs: 7, weight: 3, activeRequests: 1 });
-    expect(serverCells(s)).toEqual(['a&ltb', 'ejected', '1', '40', '2', '5.0%', '4.3', '-', '7.0', '3', 'half_open']);
+    expect(serverCells(s, 12.345)).toEqual(['a&ltb', 'ejected', '1', '12.3', '40', '2', '5.0%', '4.3', '-', '7.0', '3', 'half_open']);
+    expect(serverCells(s, null)[3]).toBe('-');
+    expect(SERVER_COLUMNS.map((c) => c.header)).toEqual(['Server', 'State', 'Active', 'Req/s', 'Requests', 'Errors', 'Err %', 'Avg ms', 'P99 ms', 'Score', 'Weight', 'Circuit']);
+  });
+
+  it("each server's req/s between two polls: unknown (null) without an earlier one, 0 after a reset", () => {
+    const before = [server('a', { totalRequests: 100 }), server('b', { totalRequests: 900 })];
+    const now = [server('a', { totalRequests: 140 }), server('b', { totalRequests: 5 }), server('c', { totalRequests: 7 })];
+    expect(serverRequestRates(now, before, 2)).toEqual(new Map([['a', 20], ['b', 0], ['c', null]]));
+    expect(serverRequestRates(now, null, 0)).toEqual(new Map([['a', null], ['b', null], ['c', null]]));
   });
 
   it('an event line', () => {
@@ -141,21 +151,57 @@ describe('chart columns', () => {
   it('line up with the time column: a late server starts with gaps, a removed one goes', () => {
     const series = new ChartSeries();
     const rates = { requestsPerSecond: 5, failuresPerSecond: 1, errorRate: 0.2 };
-    series.add(1000, rates, [server('a', { ewmaLatencyMs: 3 })]);
-    series.add(3000, rates, [server('a', { ewmaLatencyMs: 4 }), server('b', { ewmaLatencyMs: 9, activeRequests: 2 })]);
+    series.add(1000, rates, [server('a', { ewmaLatencyMs: 3 })], new Map([['a', null]]));
+    series.add(3000, rates, [server('a', { ewmaLatencyMs: 4 }), server('b', { ewmaLatencyMs: 9, activeRequests: 2 })], new Map([['a', 6], ['b', null]]));
     expect(series.times).toEqual([1, 3]);
     expect(series.latency()).toEqual({ names: ['a', 'b'], columns: [[3, 4], [null, 9]] });
     expect(series.active()).toEqual({ names: ['a', 'b'], columns: [[0, 0], [null, 2]] });
-    series.add(5000, rates, [server('b', { ewmaLatencyMs: 8 })]);
+    expect(series.serverRequests()).toEqual({ names: ['a', 'b'], columns: [[null, 6], [null, null]] });
+    series.add(5000, rates, [server('b', { ewmaLatencyMs: 8 })], new Map([['b', 1.5]]));
     expect(series.latency()).toEqual({ names: ['b'], columns: [[null, 9, 8]] });
+    expect(series.serverRequests()).toEqual({ names: ['b'], columns: [[null, null, 1.5]] });
     expect(series.traffic()).toEqual({ names: ['req/s', 'errors/s'], columns: [[5, 5, 5], [1, 1, 1]] });
   });
 
   it(`keep the last ${SERIES_LENGTH} samples`, () => {
     const series = new ChartSeries();
-    for (let i = 0; i < SERIES_LENGTH + 5; i++) series.add(i * 1000, { requestsPerSecond: i, failuresPerSecond: 0, errorRate: 0 }, [server('a')]);
+    for (let i = 0; i < SERIES_LENGTH + 5; i++) series.add(i * 1000, { requestsPerSecond: i, failuresPerSecond: 0, errorRate: 0 }, [server('a')], new Map([['a', i]]));
     expect(series.times).toHaveLength(SERIES_LENGTH);
     expect(series.times[0]).toBe(5);
     expect(series.latency().columns[0]).toHaveLength(SERIES_LENGTH);
+    expect(series.serverRequests().columns[0]).toEqual(Array.from({ length: SERIES_LENGTH }, (_, i) => i + 5));
+  });
+});
+
+describe('chart texts', () => {
+  // Regression: uPlot's default wrote 20000 as "20,000" into a 50 px axis, which showed "0,000".
+  it.each([
+    [[0, 5000, 10_000, 15_000, 20_000], 5000, ['0', '5k', '10k', '15k', '20k']],
+    [[0, 500, 1000, 1500], 500, ['0', '0.5k', '1k', '1.5k']],
+    [[0, 250_000, 500_000, 750_000, 1_000_000, 1_250_000], 250_000, ['0', '0.25M', '0.5M', '0.75M', '1M', '1.25M']],
+    [[2e9, 4e9], 2e9, ['2G', '4G']],
+    [[0, 50, 100, 150], 50, ['0', '50', '100', '150']],
+    [[0, 0.5, 1, 1.5], 0.5, ['0', '0.5', '1', '1.5']],
+    [[0.1, 0.2, 0.30000000000000004], 0.1, ['0.1', '0.2', '0.3']],
+    [[0, 0.25, 0.5], 0.25, ['0', '0.25', '0.5']],
+  ])('axis ticks %j read %j', (ticks, step, labels) => {
+    expect(axisLabels(ticks, step)).toEqual(labels);
+  });
+
+  it('no label is longer than 5 characters, from 1 to 2 000 000 000 000', () => {
+    for (let magnitude = 1; magnitude <= 1e11; magnitude *= 10) {
+      for (const step of [1, 2, 2.5, 5]) {
+        const ticks = [0, 1, 2, 3, 4].map((i) => i * step * magnitude);
+        for (const label of axisLabels(ticks, step * magnitude)) expect(label.length, `${label} (step ${step * magnitude})`).toBeLessThanOrEqual(5);
+      }
+    }
+  });
+
+  it('legend values: the newest sample while nothing is hovered, compact, "-" for none', () => {
+    expect([legendValue(143.66), legendValue(3), legendValue(20_000), legendValue(12_345.6), legendValue(2_500_000)]).toEqual(['143.7', '3', '20k', '12.3k', '2.5M']);
+    expect([legendValue(null), legendValue(undefined), legendValue(Number.NaN)]).toEqual(['-', '-', '-']);
+    expect([latestOf([1, 2, null]), latestOf([null, null]), latestOf([])]).toEqual([2, null, null]);
+    const noon = new Date(2026, 10, 23, 12, 5, 9).getTime() / 1000;
+    expect([clockTime(noon), clockTime(null)]).toEqual(['12:05:09', '-']);
   });
 });
