@@ -73,8 +73,8 @@ function columnsFor(width: number): Column[] {
     { header: 'Server', width: wide ? 22 : 14, cell: (s) => abbreviate(s.id, (wide ? 22 : 14) - 1) },
     { header: 'State', width: 8, cell: (s) => `${ANSI[s.state][0]}${s.state}${ANSI[s.state][1]}` },
     { header: wide ? 'Active' : 'Act', width: wide ? 6 : 4, cell: (s) => String(s.activeRequests) },
-    { header: 'Req/s', width: 7, cell: (s, m) => formatNumber(m.rates.get(s.id)?.rps ?? 0, 1) },
-    { header: 'Total', width: wide ? 9 : 7, cell: (s) => String(s.totalRequests) },
+    { header: 'Req/s', width: wide ? 7 : 6, cell: (s, m) => formatNumber(m.rates.get(s.id)?.rps ?? 0, 1) },
+    { header: 'Total', width: wide ? 9 : 6, cell: (s) => String(s.totalRequests) },
     { header: wide ? 'Errors' : 'Errs', width: wide ? 7 : 5, cell: (s) => String(s.totalFailures) },
     { header: 'Err%', width: 5, cell: (s) => formatPercent(s.errorRate) },
   ];
@@ -90,7 +90,8 @@ function columnsFor(width: number): Column[] {
     width: wide ? 8 : 4,
     cell: (s) => (!ramping(s) ? String(s.weight) : wide ? `${formatNumber(s.effectiveWeight, 1)}/${s.weight}` : `${formatNumber(s.effectiveWeight, 1)}~`),
   });
-  columns.push({ header: wide ? 'Circuit' : 'Circ', width: wide ? 9 : 6, cell: (s) => (wide ? s.circuit : s.circuit.replace('half_open', 'half')) });
+  // The API's own word at every width (it read "half" at 80 columns).
+  columns.push({ header: wide ? 'Circuit' : 'Circ', width: 9, cell: (s) => s.circuit });
   return columns;
 }
 

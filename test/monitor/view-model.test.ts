@@ -153,3 +153,12 @@ describe('a server ramping up (slow_start)', () => {
     expect(weightOf(80)).toEqual(['0.6~', '2']);
   });
 });
+
+describe('the circuit column', () => {
+  it('spells half_open in full at 80 columns, as the API and the page do', () => {
+    const model = new MonitorModel(0);
+    model.applySnapshot(snapshot([server('api-1', { circuit: 'half_open', state: 'ejected' })]), 0);
+    const view = buildView(model, options({ width: 80 }));
+    expect(strip(view.table.data[0]![view.table.headers.indexOf('Circ')]!)).toBe('half_open');
+  });
+});
