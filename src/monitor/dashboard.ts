@@ -30,6 +30,8 @@ export interface DashboardOptions {
   input?: Readable;
   output?: Writable;
   now?: () => number;
+  /** The web dashboard's address, for the header. */
+  webUrl?: string;
 }
 
 export interface DashboardHandle {
@@ -202,6 +204,7 @@ export function startDashboard(options: DashboardOptions): DashboardHandle {
         paused: poll.paused,
         intervalMs: poll.intervalMs,
         nowMs: now(),
+        webUrl: options.webUrl ?? null,
       });
       header.setContent(view.header);
       table.options.columnWidth = view.table.columnWidth;

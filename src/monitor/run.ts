@@ -39,7 +39,7 @@ export async function runDashboard({ url, intervalMs, token, intro = [] }: Dashb
       dashboard?.update();
     },
   });
-  const handle = startDashboard({ model, client, poll: poller });
+  const handle = startDashboard({ model, client, poll: poller, webUrl: `${client.url}/` });
   dashboard = handle;
   poller.start();
   await handle.closed;

@@ -21,6 +21,8 @@ export interface ViewOptions {
   paused: boolean;
   intervalMs: number;
   nowMs: number;
+  /** The web dashboard's address, shown in the header when there is room (the demo's users look for it). */
+  webUrl?: string | null;
 }
 
 export interface TableView {
@@ -133,6 +135,7 @@ export function buildView(model: MonitorModel, options: ViewOptions): DashboardV
         `err ${formatPercent(model.recentErrorRate)}`,
         `${healthy}/${servers.length} up`,
         snapshot.algorithm,
+        options.webUrl ? `web ${options.webUrl.replace(/^https?:\/\//, '')}` : '',
         `uptime ${formatDuration(snapshot.uptimeSeconds)}`,
         `sessions ${snapshot.sessions.active}`,
         // Shown only while a rate limit is on: how many requests it refused.

@@ -75,6 +75,12 @@ describe('buildView: exact setData shapes', () => {
     expect(buildView(model, options({ width: 200, nowMs: 9000 })).header).toContain('{yellow-fg}stale since 6s{/yellow-fg}');
   });
 
+  it('header: names the web dashboard after the algorithm when there is room', () => {
+    const header = buildView(modelWith(), options({ width: 200, webUrl: 'http://127.0.0.1:8081/' })).header;
+    expect(header).toContain('  round_robin  web 127.0.0.1:8081/  uptime');
+    expect(buildView(modelWith(), options({ width: 80, webUrl: 'http://127.0.0.1:8081/' })).header).not.toContain('web ');
+  });
+
   it('header: shows what the rate limit refused while one is on', () => {
     const model = new MonitorModel(0);
     const limited = snapshot([server('api-1')]);
