@@ -25,6 +25,11 @@ export interface ServerInit {
   tls?: boolean;
 }
 
+/** A server's id: its name, or `host:port` when it has none (the one rule; the pool and reloads use it). */
+export function serverIdOf(init: Pick<ServerInit, 'name' | 'host' | 'port'>): string {
+  return init.name ?? `${init.host}:${init.port}`;
+}
+
 export interface ServerDefaults {
   maxConns: number;
   breaker: BreakerSettings;
@@ -215,7 +220,7 @@ export class Server {
     const hostForUrl = init.host.includes(':') ? `[${init.host}]` : init.host;
     this.origin = `${init.tls === true ? 'https' : 'http'}://${hostForUrl}:${init.port}`;
     this.name = init.name ?? null;
-    this.id = init.name ?? `${init.host}:${init.port}`;
+    this.id = serverIdOf(init);
     this.addedAt = addedAt;
   }
 

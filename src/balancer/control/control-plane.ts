@@ -16,10 +16,10 @@ import { createAlgorithm, type AlgorithmOptions, type BalancingAlgorithm } from 
 import type { BalancerConfig } from '../config.js';
 import { checkServerInit } from '../edge/server-address.js';
 import type { ServerPool } from '../pool.js';
-import type { Server } from '../server.js';
+import { serverIdOf, type Server } from '../server.js';
 import type { ChangeEvent, Command, ServerChange } from './commands.js';
 import { describeReport } from './describe-report.js';
-import { idOf, planReload, type ReloadReport } from './reload-plan.js';
+import { planReload, type ReloadReport } from './reload-plan.js';
 import { RuntimeState, type RuntimeSnapshot } from './runtime-state.js';
 
 export interface CommandResults {
@@ -100,7 +100,7 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
       }
     };
     for (const id of saved.removed) if (this.pool.get(id) !== undefined) attempt(`${id} removed`, { type: 'removeServer', server: id });
-    for (const init of saved.added) if (this.pool.get(idOf(init)) === undefined) attempt(`${idOf(init)} added`, { type: 'addServer', server: init });
+    for (const init of saved.added) if (this.pool.get(serverIdOf(init)) === undefined) attempt(`${serverIdOf(init)} added`, { type: 'addServer', server: init });
     for (const [id, change] of Object.entries(saved.updated)) {
       if (this.pool.get(id) !== undefined) attempt(`${id} updated`, { type: 'updateServer', server: id, ...change });
     }
@@ -119,7 +119,7 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
       }
       case 'removeServer': {
         const server = this.#remove(command.server);
-        this.#runtime.recordRemove(server.id, this.#file.servers.some((s) => idOf(s) === server.id));
+        this.#runtime.recordRemove(server.id, this.#file.servers.some((s) => serverIdOf(s) === server.id));
         this.#runtimeChanged();
         return server;
       }
@@ -206,8 +206,8 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
     for (const init of plan.add) {
       const where = `servers[${next.servers.indexOf(init)}]`;
       const checked = checkServerInit(init, this.pool.allowHosts, where);
-      const clash = staying.find((s) => s.id === idOf(checked) || (s.host === checked.host && s.port === checked.port));
-      if (clash !== undefined) throw new LbError('LB_CONFLICT', `${where}: ${idOf(checked)} clashes with ${clash.id}, in the pool since a runtime change; remove it first`);
+      const clash = staying.find((s) => s.id === serverIdOf(checked) || (s.host === checked.host && s.port === checked.port));
+      if (clash !== undefined) throw new LbError('LB_CONFLICT', `${where}: ${serverIdOf(checked)} clashes with ${clash.id}, in the pool since a runtime change; remove it first`);
     }
     // Removals first: a server that moved to a new name frees its address for the add.
     for (const id of plan.remove) this.#remove(id);

@@ -8,7 +8,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { AlgorithmName } from '../../shared/api-types.js';
 import type { BalancerConfig } from '../config.js';
-import type { ServerInit } from '../server.js';
+import { serverIdOf, type ServerInit } from '../server.js';
 import { restartOnlyChanges } from '../settings/table.js';
 import type { RuntimeState } from './runtime-state.js';
 
@@ -36,9 +36,6 @@ export interface ReloadPlan {
   report: ReloadReport;
 }
 
-export const idOf = (init: ServerInit): string => init.name ?? `${init.host}:${init.port}`;
-
-
 const sameAddress = (a: ServerInit, b: ServerInit): boolean => a.host === b.host && a.port === b.port && (a.tls ?? false) === (b.tls ?? false);
 
 /** The pool as it runs: id -> address, weight and max_conns. */
@@ -57,8 +54,8 @@ export function planReload(
   runtime: RuntimeState,
   runningAlgorithm: AlgorithmName,
 ): ReloadPlan {
-  const before = new Map(previous.servers.map((s) => [idOf(s), s]));
-  const after = new Map(next.servers.map((s) => [idOf(s), s]));
+  const before = new Map(previous.servers.map((s) => [serverIdOf(s), s]));
+  const after = new Map(next.servers.map((s) => [serverIdOf(s), s]));
   const have = new Map(running.map((s) => [s.id, s]));
   const remove: string[] = [];
   const add: ServerInit[] = [];
@@ -120,8 +117,8 @@ export function planReload(
     algorithm,
     healthCheckChanged: !isDeepStrictEqual(previous.healthCheck, next.healthCheck),
     report: {
-      added: add.map(idOf),
-      removed: remove.filter((id) => !add.some((init) => idOf(init) === id)),
+      added: add.map(serverIdOf),
+      removed: remove.filter((id) => !add.some((init) => serverIdOf(init) === id)),
       updated: update.map((u) => u.id),
       algorithm: algorithm === null ? null : `${runningAlgorithm} -> ${algorithm}`,
       needsRestart: restartOnlyChanges(previous, next),
