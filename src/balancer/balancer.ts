@@ -37,7 +37,7 @@ import { BalancerStats } from './stats.js';
 import { requestEventOf, type OutcomeSink, type RequestEvent } from './outcome.js';
 import { StickySessions } from './sticky.js';
 import { Upstreams, type UpstreamTls } from './upstreams.js';
-import { createUpgradeHandler } from './websocket.js';
+import { createUpgradeHandler, endWithError } from './websocket.js';
 import { ClientConnections } from './edge/client-connections.js';
 import { SlowStart } from './health/slow-start.js';
 import { DynamicWeights } from './health/dynamic-weights.js';
@@ -250,10 +250,9 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
   });
   // CONNECT asks for a tunnel to anywhere: a reverse proxy refuses it (Node would just drop the socket).
   traffic.on('connect', (req: IncomingMessage, socket: Duplex) => {
-    const body = JSON.stringify({ error: { code: 'LB_METHOD_NOT_ALLOWED', message: 'CONNECT is not supported: lb is a reverse proxy, not a forward proxy' } });
     socket.on('error', () => undefined);
-    socket.end(`HTTP/1.1 405 Method Not Allowed\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`);
-    deps.finished({ kind: 'http', method: 'CONNECT', path: req.url ?? '', clientIp: req.socket.remoteAddress ?? '', server: null, status: 405, attempts: 0, queued: false, durationMs: 0, bytesOut: body.length, error: 'LB_METHOD_NOT_ALLOWED' });
+    const bytesOut = endWithError(socket, 'LB_METHOD_NOT_ALLOWED', 'CONNECT is not supported: lb is a reverse proxy, not a forward proxy');
+    deps.finished({ kind: 'http', method: 'CONNECT', path: req.url ?? '', clientIp: req.socket.remoteAddress ?? '', server: null, status: 405, attempts: 0, queued: false, durationMs: 0, bytesOut, error: 'LB_METHOD_NOT_ALLOWED' });
   });
   // Upgraded connections (WebSockets) leave the HTTP server's books: kept here so close() can end them.
   const tunnels = new Set<Duplex>();

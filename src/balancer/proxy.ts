@@ -290,15 +290,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler, Waiter {
         path: this.#ctx.path.slice(0, 256),
         where,
       });
-      this.#finishAttempt('abandoned', 'LB_PROXY_INTERNAL');
-      if (this.#res.headersSent) {
-        this.#res.destroy();
-        this.#finish(this.#status, 'LB_PROXY_INTERNAL');
-      } else {
-        this.#respondWithError('LB_PROXY_INTERNAL', `internal error in the balancer (request #${this.#id})`, null);
-      }
-      // After the answer: undici may call onError from inside abort, and must then find the request done.
-      this.#abort?.(new Error('internal error'));
+      this.#endAtLb('LB_PROXY_INTERNAL', `internal error in the balancer (request #${this.#id})`);
     } catch {
       this.#res.destroy();
     }
@@ -516,18 +508,8 @@ class ProxyExchange implements Dispatcher.DispatchHandler, Waiter {
   #onBodyTimeout(): void {
     if (this.#req.complete || this.#done) return;
     try {
-      if (this.#queued) {
-        this.#deps.queue.remove(this);
-        this.#queued = false;
-      }
-      this.#finishAttempt('abandoned', null);
-      if (this.#res.headersSent) {
-        this.#res.destroy();
-        this.#finish(this.#status, 'LB_CLIENT_TIMEOUT');
-      } else {
-        this.#respondWithError('LB_CLIENT_TIMEOUT', `no request body byte for ${this.#options.clientBodyTimeoutMs} ms`, null, { connection: 'close' });
-      }
-      this.#abort?.(new Error('client body timeout'));
+      this.#leaveQueue();
+      this.#endAtLb('LB_CLIENT_TIMEOUT', `no request body byte for ${this.#options.clientBodyTimeoutMs} ms`, { connection: 'close' });
     } catch (bug) {
       this.internalError(bug, 'body timeout');
     }
@@ -536,10 +518,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler, Waiter {
   readonly #onClientClose = (): void => {
     this.#deps.inflight.count -= 1;
     try {
-      if (this.#queued) {
-        this.#deps.queue.remove(this);
-        this.#queued = false;
-      }
+      this.#leaveQueue();
       if (this.#res.writableFinished || this.#done) return;
       // The client went away before its answer was complete: stop the server's work too. Before any answer
       // it is recorded as 499, nginx's "client closed request": not a server failure.
@@ -549,6 +528,28 @@ class ProxyExchange implements Dispatcher.DispatchHandler, Waiter {
       this.internalError(bug, 'client close');
     }
   };
+
+  #leaveQueue(): void {
+    if (!this.#queued) return;
+    this.#deps.queue.remove(this);
+    this.#queued = false;
+  }
+
+  /**
+   * Ends the request on lb's side (a bug, a stalled client): the attempt is no verdict on its server, the
+   * client gets `code` as an answer, or a cut connection once its answer began, and the server request
+   * is aborted last, since undici may call onError from inside abort and must find the request done.
+   */
+  #endAtLb(code: LbErrorCode, message: string, extra?: Record<string, string | number>): void {
+    this.#finishAttempt('abandoned', null);
+    if (this.#res.headersSent) {
+      this.#res.destroy();
+      this.#finish(this.#status, code);
+    } else {
+      this.#respondWithError(code, message, null, extra);
+    }
+    this.#abort?.(new Error(message));
+  }
 
   /** Accounts for the current attempt once; 'abandoned' is no verdict on the server (client gone, bug). */
   #finishAttempt(outcome: 'ok' | 'failed' | 'abandoned', error: string | null): void {
@@ -657,7 +658,7 @@ function relayInformational(req: IncomingMessage, res: ServerResponse, statusCod
   const hints: Record<string, string | string[]> = {};
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!.toString('latin1').toLowerCase();
-    if (HOP_BY_HOP.has(name) || name === 'connection' || name === 'content-length') continue;
+    if (HOP_BY_HOP.has(name) || name === 'content-length') continue;
     const value = rawHeaders[i + 1]!.toString('latin1');
     const seen = hints[name];
     hints[name] = seen === undefined ? value : Array.isArray(seen) ? [...seen, value] : [seen, value];

@@ -51,9 +51,21 @@ export function createUpgradeHandler(deps: ProxyDeps, options: ProxyOptions, tls
 
 type Guard = <A extends unknown[]>(fn: (...args: A) => void) => (...args: A) => void;
 
-/** Whole-line status for the answers lb writes on the raw socket. */
-function statusLine(status: number): string {
-  return `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}`;
+/**
+ * An error answer written on a raw socket (an upgrade or a CONNECT, which Node hands over before any
+ * response object exists), in the JSON shape every lb error has, closing the connection. Returns the
+ * body's length for the outcome.
+ */
+export function endWithError(socket: Duplex, code: LbErrorCode, message: string, headers: Record<string, string | number> = {}): number {
+  const status = httpStatusOf(code);
+  const body = JSON.stringify({ error: { code, message } });
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n` +
+      `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n` +
+      Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('') +
+      `\r\n${body}`,
+  );
+  return Buffer.byteLength(body);
 }
 
 function tunnel(deps: ProxyDeps, options: ProxyOptions, tls: UpstreamTls, req: IncomingMessage, socket: Duplex, head: Buffer, guard: Guard): void {
@@ -87,19 +99,11 @@ function tunnel(deps: ProxyDeps, options: ProxyOptions, tls: UpstreamTls, req: I
   };
 
   const fail = (code: LbErrorCode, message: string, server: Server | null, extra: Record<string, string | number> = {}): void => {
-    const status = httpStatusOf(code);
     if (!socket.destroyed) {
-      const body = JSON.stringify({ error: { code, message } });
       const label = server === null ? null : serverLabel(options.serverHeader, server);
-      socket.end(
-        `${statusLine(status)}\r\n` +
-          `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n` +
-          Object.entries(extra).map(([name, value]) => `${name}: ${value}\r\n`).join('') +
-          (label !== null ? `x-lb-server: ${label}\r\n` : '') +
-          `\r\n${body}`,
-      );
+      endWithError(socket, code, message, label === null ? extra : { ...extra, 'x-lb-server': label });
     }
-    done(status, server, code);
+    done(httpStatusOf(code), server, code);
   };
   if (refusal !== null) {
     fail(refusal.code, refusal.message, null, refusal.headers);
