@@ -7,6 +7,12 @@
 const BUCKETS_PER_OCTAVE = 8;
 const BUCKET_COUNT = 256;
 
+/** The bucket a duration falls in; computed once when one answer goes into several histograms. */
+export function bucketOf(durationMs: number): number {
+  const us = durationMs * 1000;
+  return us < 1 ? 0 : Math.min(BUCKET_COUNT - 1, Math.floor(Math.log2(us) * BUCKETS_PER_OCTAVE));
+}
+
 export class LatencyHistogram {
   // 32-bit counts: 1 KiB a histogram (a server keeps seven: totals and six windows of 10 s).
   #counts = new Uint32Array(BUCKET_COUNT);
@@ -14,10 +20,8 @@ export class LatencyHistogram {
   #sumMs = 0;
   #maxMs = 0;
 
-  record(durationMs: number): void {
-    const us = durationMs * 1000;
-    const index = us < 1 ? 0 : Math.min(BUCKET_COUNT - 1, Math.floor(Math.log2(us) * BUCKETS_PER_OCTAVE));
-    this.#counts[index]! += 1;
+  record(durationMs: number, bucket = bucketOf(durationMs)): void {
+    this.#counts[bucket]! += 1;
     this.#count += 1;
     this.#sumMs += durationMs;
     if (durationMs > this.#maxMs) this.#maxMs = durationMs;
@@ -82,9 +86,9 @@ export class WindowedLatency {
     this.#slotMs = windowMs / slots;
   }
 
-  record(durationMs: number, nowMs: number): void {
+  record(durationMs: number, nowMs: number, bucket = bucketOf(durationMs)): void {
     this.#advance(nowMs);
-    this.#slots[this.#current]!.record(durationMs);
+    this.#slots[this.#current]!.record(durationMs, bucket);
   }
 
   /** Count, mean and p99 over the window ending at `nowMs`. */

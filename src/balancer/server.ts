@@ -9,7 +9,7 @@
 import type { HealthCheckSnapshot, ServerSnapshot, ServerState } from '../shared/api-types.js';
 import { round } from '../shared/round.js';
 import { CircuitBreaker, type BreakerSettings } from './health/circuit-breaker.js';
-import { LatencyHistogram, WindowedLatency } from './latency-histogram.js';
+import { bucketOf, LatencyHistogram, WindowedLatency } from './latency-histogram.js';
 import { PeakEwma } from './peak-ewma.js';
 
 export interface ServerInit {
@@ -268,8 +268,10 @@ export class Server {
       this.#totalFailures += 1;
       this.#lastError = error;
     }
-    this.latency.record(durationMs);
-    this.recentLatency.record(durationMs, nowMs);
+    // One bucket computation for both: this runs once per request.
+    const bucket = bucketOf(durationMs);
+    this.latency.record(durationMs, bucket);
+    this.recentLatency.record(durationMs, nowMs, bucket);
     // A refused connection fails in a millisecond: counted as fast, it would pull least-latency traffic
     // onto a dead server. Failures count as a slow answer instead.
     this.peakEwma.observe(ok ? durationMs : Math.max(durationMs, FAILURE_LATENCY_PENALTY_MS), nowMs);
