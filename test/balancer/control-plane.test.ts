@@ -241,3 +241,35 @@ describe('dynamic weights through a running balancer', () => {
     expect(lb.admin.stats().servers.find((s) => s.id === 's1')!.effectiveWeight).toBe(1);
   });
 });
+
+describe('a state file that is not what lb wrote', () => {
+  const write = async (content: string) => {
+    const dir = await tempDir();
+    const path = join(dir, 'state.json');
+    await writeFile(path, content);
+    return path;
+  };
+
+  it.each([
+    ['not JSON', '{"version": 1,', /state\.json: not valid JSON/],
+    ['another version', '{"version": 2}', /state\.json: not an lb state file/],
+    ['a list', '[1, 2]', /state\.json: not an lb state file/],
+    ['an added server with a port in its host', '{"version": 1, "added": [{"host": "127.0.0.1:3001", "port": 3001}]}', /added\[0\]\.host: must be a host name/],
+    ['an unknown algorithm', '{"version": 1, "algorithm": "fastest"}', /state\.json: algorithm: unknown "fastest"/],
+    ['an update that is not an object', '{"version": 1, "updated": {"a": 5}}', /state\.json: updated\.a: must be an object/],
+  ])('%s: refused at start with one line naming the file', async (_name, content, message) => {
+    const path = await write(content);
+    await expect(scope.startLb([], { file: [a], stateFile: path })).rejects.toThrow(message);
+  });
+
+  it('replays what it can: a risky destination, an unknown server and a __proto__ id are passed over without harm', async () => {
+    const path = await write(
+      '{"version": 1, "added": [{"host": "169.254.169.254", "port": 80}, {"host": "127.0.0.1", "port": 3005, "name": "e"}],' +
+        ' "removed": ["nope"], "updated": {"__proto__": {"weight": 9}, "a": {"weight": 4}}, "algorithm": "p2c"}',
+    );
+    const lb = await scope.startLb([], { file: [a], stateFile: path });
+    expect(servers(lb)).toEqual(['a:w4', 'e:w1']);
+    expect(lb.algorithm()).toBe('p2c');
+    expect(Object.getPrototypeOf({})).toBe(Object.prototype);
+  });
+});
