@@ -157,7 +157,7 @@ describe('lb monitor --command: every dashboard action, scripted', () => {
     expect(await run('algorithm', '--algorithm', 'p2c')).toMatchObject({ code: 0, stdout: 'algorithm round_robin -> p2c\n' });
     await (await fetch(`${lb.url}/`)).text();
     expect(await run('reset')).toMatchObject({ code: 0, stdout: 'counters reset\n' });
-    expect(lb.admin.stats().totals.requests).toBe(0);
+    expect(lb.stats().totals.requests).toBe(0);
     expect(await run('drain', '--server', 'nope')).toMatchObject({ code: 1, stderr: 'lb: drain: no server nope in the pool\n' });
     expect(await run('weight', '--server', 's1')).toMatchObject({ code: 2, stderr: 'lb: --command weight needs --weight N (see lb monitor --help)\n' });
     expect(await run('algorithm')).toMatchObject({ code: 2, stderr: 'lb: --command algorithm needs --algorithm NAME (see lb monitor --help)\n' });

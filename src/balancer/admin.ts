@@ -41,11 +41,11 @@ export class RawBody {
 }
 
 export interface AdminTarget {
-  stats(): StatsSnapshot;
+  /** A promise where the figures come from other processes (`--workers`). */
+  stats(): StatsSnapshot | Promise<StatsSnapshot>;
   metrics(): Promise<RawBody>;
-  seedStats(): SeedStatsResponse;
   /** Requests and events; events only after `sinceEventId` when given (a viewer's cursor). */
-  history(sinceEventId?: number): HistoryResponse;
+  history(sinceEventId?: number): HistoryResponse | Promise<HistoryResponse>;
   /** The running configuration in the file format, secrets redacted. */
   config(): Record<string, unknown>;
   health(): HealthResponse;
@@ -119,10 +119,29 @@ const serverRefFromBody = async (body: () => Promise<unknown>): Promise<string> 
   return `${init.host}:${init.port}`;
 };
 
+/** The seed's `GET /api/stats`, from the full snapshot. */
+function seedStatsOf(snapshot: StatsSnapshot): SeedStatsResponse {
+  const { totals } = snapshot;
+  return {
+    total_requests: totals.requests,
+    successful_requests: totals.successes,
+    failed_requests: totals.failures,
+    error_rate: totals.errorRate,
+    algorithm: snapshot.algorithm,
+    // fromEntries defines own properties: a server named __proto__ is a key like any other.
+    servers: Object.fromEntries(
+      snapshot.servers.map((s) => [
+        s.id,
+        { requests: s.totalRequests, failures: s.totalFailures, active_connections: s.activeRequests, avg_response_time: s.avgResponseTimeMs, healthy: s.healthy },
+      ]),
+    ),
+  };
+}
+
 const ROUTES: Route[] = [
-  { pattern: /^\/lb\/stats$/, methods: { GET: (t) => [200, t.stats()] } },
-  { pattern: /^\/api\/stats$/, methods: { GET: (t) => [200, t.seedStats()] } },
-  { pattern: /^\/lb\/history$/, methods: { GET: (t, _body, _param, query) => [200, t.history(sinceOf(query))] } },
+  { pattern: /^\/lb\/stats$/, methods: { GET: async (t) => [200, await t.stats()] } },
+  { pattern: /^\/api\/stats$/, methods: { GET: async (t) => [200, seedStatsOf(await t.stats())] } },
+  { pattern: /^\/lb\/history$/, methods: { GET: async (t, _body, _param, query) => [200, await t.history(sinceOf(query))] } },
   { pattern: /^\/lb\/config$/, methods: { GET: (t) => [200, t.config()] } },
   { pattern: /^\/(?:api\/)?health$/, methods: { GET: (t) => [200, t.health()] } },
   { pattern: /^\/metrics$/, methods: { GET: async (t) => [200, await t.metrics()] } },
@@ -137,7 +156,7 @@ const ROUTES: Route[] = [
   {
     pattern: /^\/api\/servers$/,
     methods: {
-      GET: (t) => [200, { servers: t.stats().servers }],
+      GET: async (t) => [200, { servers: (await t.stats()).servers }],
       POST: addFromBody,
     },
   },
@@ -151,7 +170,7 @@ const ROUTES: Route[] = [
   {
     pattern: /^\/lb\/algorithm$/,
     methods: {
-      GET: (t) => [200, { algorithm: t.stats().algorithm, algorithms: ALGORITHM_NAMES }],
+      GET: async (t) => [200, { algorithm: (await t.stats()).algorithm, algorithms: ALGORITHM_NAMES }],
       POST: async (t, body) => [200, t.setAlgorithm(parseAlgorithm(await body()))],
     },
   },

@@ -10,7 +10,7 @@ import { createServer, type IncomingMessage, type Server as HttpServer } from 'n
 import type { Duplex } from 'node:stream';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
-import { ALGORITHM_NAMES, type AlgorithmName, type BalancerEventType, type StatsSnapshot } from '../shared/api-types.js';
+import { ALGORITHM_NAMES, type AlgorithmName, type BalancerEventType, type HistoryResponse, type StatsSnapshot } from '../shared/api-types.js';
 import { LbError } from '../shared/errors.js';
 import { silentLogger, type Logger } from '../shared/log.js';
 import { defaultRandom, type Random } from '../shared/random.js';
@@ -23,7 +23,7 @@ import { ControlPlane, type CommandResults } from './control/control-plane.js';
 import type { Command } from './control/commands.js';
 import { configView } from './control/config-view.js';
 import type { ReloadReport } from './control/reload-plan.js';
-import { readStateFile, StateFileWriter } from './control/runtime-state.js';
+import { readStateFile, StateFileWriter, type RuntimeSnapshot } from './control/runtime-state.js';
 import { ActiveHealthChecker } from './health/active.js';
 import { PassiveHealth } from './health/passive.js';
 import { BalancerMetrics } from './metrics.js';
@@ -44,6 +44,7 @@ import { DynamicWeights } from './health/dynamic-weights.js';
 import { checkServerInit } from './edge/server-address.js';
 import { RateLimiter } from './edge/rate-limit.js';
 import { formatHashKey } from './hash-key.js';
+import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 
 /** A server changed state (down, up, ejected, drained...): the embedding API's `server-state` event. */
 export interface ServerStateEvent {
@@ -62,6 +63,13 @@ export interface BalancerEvents {
 export interface BalancerHandle extends EventEmitter<BalancerEvents> {
   /** One round of active health checks now (tests; also what the scheduler runs). */
   checkHealth(): Promise<void>;
+  /** Another worker's circuit for `server` opened or closed: this process follows (workers only). */
+  followCircuit(server: string, open: boolean): void;
+  /** This process's own snapshot and history (the admin API's may be a primary's sum over its workers). */
+  stats(): StatsSnapshot;
+  history(sinceEventId?: number): HistoryResponse;
+  /** /metrics as prom-client's JSON, for the primary to sum over its workers. */
+  metricsJson(): Promise<MetricObjectWithValues<MetricValue<string>>[]>;
   /** Applies a re-read config: what changed in the file; runtime changes elsewhere are kept. See control/reload-plan.ts. */
   reload(next: BalancerConfig): ReloadReport;
   /** Every change of state goes through here (or `apply`, its shorthand): see control/commands.ts. */
@@ -84,8 +92,35 @@ const RAMP_EVENTS = new Set<BalancerEventType>(['server-up', 'circuit-closed', '
 /** Worth a warning in the log: a server lost, or a protection that could not act. */
 const WARNING_EVENTS = new Set<BalancerEventType>(['server-down', 'circuit-open', 'ejection-refused']);
 
+/**
+ * `single`: one process does everything (the default, and the embedding API). With `--workers`
+ * (workers/primary.ts) the work splits: the `primary` owns the admin listener, reload, active health
+ * checks and the state file, and proxies nothing; each `worker` serves traffic on the shared port and takes
+ * its state from the primary (commands replayed, never decided locally), so it opens no admin listener,
+ * runs no checks and logs no state changes (the primary logs each once).
+ */
+export type BalancerRole = 'single' | 'primary' | 'worker';
+
+/** What a worker starts from: the primary's runtime changes, health verdicts and open circuits. */
+export interface WorkerSeed {
+  /** The file as the primary last reloaded it (null: as at start); applied as a reload, so restart-only settings stay. */
+  reloaded: BalancerConfig | null;
+  runtime: RuntimeSnapshot | null;
+  health: { server: string; healthy: boolean }[];
+  openCircuits: string[];
+}
+
+/** The admin API's read-only views; the primary replaces them with its workers' merged ones. */
+export type AdminViews = Pick<AdminTarget, 'stats' | 'history' | 'metrics'>;
+
 export interface StartOptions {
   logger?: Logger;
+  /** Default `single`; see BalancerRole. */
+  role?: BalancerRole;
+  /** A worker's starting state, applied before it listens (role `worker`). */
+  seed?: WorkerSeed;
+  /** The primary's traffic URL (its workers listen there) and its merged views (role `primary`). */
+  primary?: { url: string; port: number; views: (local: AdminViews) => AdminViews };
   /** One JSON line per request; the caller opens the stream (see access-log.ts). */
   accessLog?: AccessLog;
   /** The web dashboard's built-in tests, given the balancer's own traffic URL (`lb serve` wires the load runner). */
@@ -97,6 +132,7 @@ export interface StartOptions {
 
 export async function startBalancer(config: BalancerConfig, options: StartOptions = {}): Promise<BalancerHandle> {
   const logger = options.logger ?? silentLogger;
+  const role = options.role ?? 'single';
   const startedAt = new Date();
   const pool = new ServerPool(config.servers, {
     maxConns: config.limits.maxConnsPerServer,
@@ -144,6 +180,7 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
   control.on('change', (change) => {
     stats.recordEvent(change);
     if (change.server !== null && change.state !== null) emitter.emit('server-state', { server: change.server, type: change.type, detail: change.detail, state: change.state });
+    if (role === 'worker') return;
     const line = `${change.type}${change.server !== null ? ` ${change.server}` : ''}${change.detail ? `: ${change.detail}` : ''}`;
     const fields = { event: change.type, eventId: change.id, server: change.server, state: change.state, detail: change.detail };
     if (WARNING_EVENTS.has(change.type)) logger.warn(line, fields);
@@ -159,11 +196,12 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
   const dynamicWeights = config.dynamicWeights ? new DynamicWeights(pool, 1000, (type, server, detail) => control.observe(type, server, detail)) : null;
   const passive = new PassiveHealth(pool, config.circuitBreaker, (type, server, detail) => control.observe(type, server, detail));
   const startChecker = (c: BalancerConfig): ActiveHealthChecker | null =>
-    c.healthCheck.enabled
+    c.healthCheck.enabled && role !== 'worker'
       ? new ActiveHealthChecker(pool, c.healthCheck, (server, healthy, detail) => control.apply({ type: 'setHealth', server: server.id, healthy, detail }), upstreamTls)
       : null;
   checker = startChecker(config);
-  const stateWriter = config.stateFile === null ? null : await restoreState(control, config.stateFile, logger);
+  const stateWriter = config.stateFile === null || role === 'worker' ? null : await restoreState(control, config.stateFile, logger);
+  if (options.seed !== undefined) seedWorker(control, passive, options.seed, logger);
   const clientConnections = config.limits.maxConnsPerClient > 0 ? new ClientConnections(config.limits.maxConnsPerClient) : null;
   const metrics = new BalancerMetrics({
     pool,
@@ -286,28 +324,14 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
     servers: pool.servers.map((s) => s.snapshot()),
   });
 
-  const admin: AdminTarget = {
-    loadTests: null,
+  const localViews = {
     stats: snapshot,
     metrics: async () => new RawBody(await metrics.render(), metrics.contentType),
-    seedStats: () => {
-      // fromEntries defines own properties: a server named __proto__ is a key like any other.
-      const servers: ReturnType<AdminTarget['seedStats']>['servers'] = Object.fromEntries(
-        pool.servers.map((s) => [
-          s.id,
-          { requests: s.totalRequests, failures: s.totalFailures, active_connections: s.activeRequests, avg_response_time: round(s.latency.meanMs), healthy: s.healthy },
-        ]),
-      );
-      return {
-        total_requests: stats.counters.requests,
-        successful_requests: stats.counters.successes,
-        failed_requests: stats.counters.failures,
-        error_rate: stats.counters.requests === 0 ? 0 : stats.counters.failures / stats.counters.requests,
-        algorithm: control.algorithm.name,
-        servers,
-      };
-    },
-    history: (since) => ({ capacity: stats.historyCapacity, requests: stats.history(), events: stats.events(since), lastEventId: stats.lastEventId }),
+    history: (since?: number): HistoryResponse => ({ capacity: stats.historyCapacity, requests: stats.history(), events: stats.events(since), lastEventId: stats.lastEventId }),
+  } satisfies AdminViews;
+  const admin: AdminTarget = {
+    loadTests: null,
+    ...(options.primary?.views(localViews) ?? localViews),
     health: () => ({
       status: 'ok',
       version: VERSION,
@@ -332,8 +356,8 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
   );
 
   try {
-    await listen(traffic, config.port, config.host, 'traffic');
-    await listen(adminServer, config.adminPort, config.adminHost, 'admin');
+    if (role !== 'primary') await listen(traffic, config.port, config.host, 'traffic');
+    if (role !== 'worker') await listen(adminServer, config.adminPort, config.adminHost, 'admin');
   } catch (err) {
     traffic.close();
     adminServer.close();
@@ -342,11 +366,11 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
   }
   checker?.start();
   dynamicWeights?.start();
-  const port = (traffic.address() as AddressInfo).port;
-  const adminPort = (adminServer.address() as AddressInfo).port;
-  url = `${scheme}://${displayHost(config.host)}:${port}`;
+  const port = options.primary?.port ?? (traffic.address() as AddressInfo).port;
+  const adminPort = role === 'worker' ? 0 : (adminServer.address() as AddressInfo).port;
+  url = options.primary?.url ?? `${scheme}://${displayHost(config.host)}:${port}`;
   admin.loadTests = options.loadTests?.(url) ?? null;
-  const adminUrl = `http://${displayHost(config.adminHost)}:${adminPort}`;
+  const adminUrl = role === 'worker' ? '' : `http://${displayHost(config.adminHost)}:${adminPort}`;
 
   let closing: Promise<void> | null = null;
   const close = (): Promise<void> =>
@@ -383,9 +407,31 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
     control,
     apply: <C extends Command>(command: C) => control.apply(command),
     checkHealth: async () => checker?.runRound(),
+    followCircuit: (server: string, open: boolean) => {
+      const s = pool.get(server);
+      if (s !== undefined) passive.follow(s, open);
+    },
+    metricsJson: () => metrics.registry.getMetricsAsJSON(),
+    stats: snapshot,
+    history: localViews.history,
     reload: (next: BalancerConfig): ReloadReport => control.apply({ type: 'applyConfig', config: next }),
     close,
   });
+}
+
+/** A worker takes the primary's state before it listens, so its first request sees the same pool. */
+function seedWorker(control: ControlPlane, passive: PassiveHealth, seed: WorkerSeed, logger: Logger): void {
+  if (seed.reloaded !== null) control.apply({ type: 'applyConfig', config: seed.reloaded });
+  if (seed.runtime !== null) {
+    for (const line of control.restore(seed.runtime)) if (line.includes('skipped')) logger.warn(`worker start: ${line}`);
+  }
+  for (const { server, healthy } of seed.health) {
+    if (control.pool.get(server)?.healthy !== healthy) control.apply({ type: 'setHealth', server, healthy, detail: 'as the primary sees it' });
+  }
+  for (const id of seed.openCircuits) {
+    const server = control.pool.get(id);
+    if (server !== undefined) passive.follow(server, true);
+  }
 }
 
 /** Replays the saved runtime changes, then saves every new one (atomically) as it happens. */

@@ -1,16 +1,15 @@
 /** `lb serve`: flags -> loadConfig -> startBalancer, then wait for a signal and close. No logic of its own. */
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { stringOption } from '../shared/cli-options.js';
-import { createLogger } from '../shared/log.js';
+import { openAccessLog, processLogger } from './process-outputs.js';
 import { untilSignal } from '../shared/until-signal.js';
-import { createWriteStream, watch, type FSWatcher } from 'node:fs';
-import { once } from 'node:events';
+import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { LbError } from '../shared/errors.js';
-import { AccessLog } from './access-log.js';
 import { loadConfig, type ConfigFlags } from './config.js';
 import { withSettingOptions } from './settings/options.js';
 import { describeReport } from './control/describe-report.js';
+import type { BalancerHandle } from './balancer.js';
+import type { PrimaryHandle } from './workers/primary.js';
 
 interface ServeArgs extends ConfigFlags {
   servers?: string;
@@ -33,23 +32,27 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       .example('$0 serve --algorithm weighted --sticky cookie', 'LB_STICKY_SECRET shares cookies between instances')
       .example('$0 serve --rate-limit 50 --rate-limit-burst 100', '50 req/s per client IP, bursts of 100, then 429')
       .example('LB_PORT=9000 $0 serve', 'flags > env > file > defaults; every flag has an LB_ variable')
-      .example('$0 serve --health-interval 500ms --timeout 2s', 'durations: 500ms, 2s, 1m, or seconds') as unknown as Argv<ServeArgs>,
+      .example('$0 serve --health-interval 500ms --timeout 2s', 'durations: 500ms, 2s, 1m, or seconds')
+      .example('$0 serve --workers auto', 'one proxy process per core, one balancer') as unknown as Argv<ServeArgs>,
   handler: async (args: ArgumentsCamelCase<ServeArgs>) => {
     const serversFile = args.servers ?? DEFAULT_SERVERS_FILE;
     const load = () => loadConfig({ flags: args, env: process.env, serversFile, required: args.servers !== undefined });
     const config = await load();
-    // A terminal gets readable lines; anything else (a file, a log shipper) gets pino's JSON.
-    const logger = process.stderr.isTTY
-      ? createLogger(config.logLevel, (line) => process.stderr.write(line))
-      : (await import('../shared/json-logger.js')).createJsonLogger(config.logLevel);
+    const logger = await processLogger(config.logLevel);
     for (const warning of config.warnings) logger.warn(`${config.serversFile ?? 'config'}: ${warning}`);
     if (config.serversFile === null) logger.warn(`no ${serversFile} here: starting with no servers (add some with POST /lb/add-server)`);
-    const accessLog = args.accessLog === undefined ? undefined : await openAccessLog(args.accessLog);
     // Loaded here, not at the top: `lb --help` should not pay for undici, prom-client and the rest.
-    const { startBalancer } = await import('./balancer.js');
     // The dashboard's built-in tests run the same runner as `lb loadtest`, wired in here.
     const { createLoadTestControl } = await import('../loadtest/embedded.js');
-    const balancer = await startBalancer(config, { logger, loadTests: createLoadTestControl, ...(accessLog ? { accessLog } : {}) });
+    let balancer: PrimaryHandle | BalancerHandle;
+    if (config.workers > 1) {
+      const { startPrimary } = await import('./workers/primary.js');
+      balancer = await startPrimary(config, { logger, loadTests: createLoadTestControl, accessLog: args.accessLog ?? null });
+    } else {
+      const accessLog = args.accessLog === undefined ? undefined : await openAccessLog(args.accessLog);
+      const { startBalancer } = await import('./balancer.js');
+      balancer = await startBalancer(config, { logger, loadTests: createLoadTestControl, ...(accessLog ? { accessLog } : {}) });
+    }
 
     // Reload: re-read the same sources; a bad file is logged and the running config kept.
     let reloading = Promise.resolve();
@@ -70,7 +73,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
     const watcher = args.watch === true && config.serversFile !== null ? watchFile(config.serversFile, () => reload('file changed')) : null;
     // Printed last: once these lines are out, SIGHUP and file changes are already handled.
     process.stdout.write(
-      `lb serve: ${balancer.url} -> ${balancer.pool.size} server(s), ${balancer.algorithm()}\n` +
+      `lb serve: ${balancer.url} -> ${balancer.pool.size} server(s), ${balancer.algorithm()}${config.workers > 1 ? `, ${config.workers} workers` : ''}\n` +
         `admin API: ${balancer.adminUrl}/lb/stats\n` +
         `dashboard: ${balancer.adminUrl}/\n`,
     );
@@ -83,17 +86,6 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
     await balancer.close();
   },
 };
-
-async function openAccessLog(target: string): Promise<AccessLog> {
-  if (target === '-') return new AccessLog(process.stdout, false);
-  const stream = createWriteStream(target, { flags: 'a' });
-  try {
-    await once(stream, 'open');
-  } catch (err) {
-    throw new LbError('LB_CONFIG_INVALID', `--access-log ${target}: cannot open (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
-  }
-  return new AccessLog(stream, true);
-}
 
 /** Watches the file's folder, not the file: editors replace files by renaming, which ends a file watch. */
 function watchFile(path: string, onChange: () => void): FSWatcher {

@@ -89,6 +89,8 @@ export interface BalancerConfig {
   /** Effective weights follow recent latency and errors (health/dynamic-weights.ts). */
   dynamicWeights: boolean;
   shutdownTimeoutMs: number;
+  /** Processes that proxy traffic; above 1 a primary process runs them (workers/primary.ts). */
+  workers: number;
   logLevel: LogLevel;
   healthCheck: HealthCheckConfig;
   circuitBreaker: CircuitBreakerConfig;

@@ -13,6 +13,14 @@ export function bucketOf(durationMs: number): number {
   return us < 1 ? 0 : Math.min(BUCKET_COUNT - 1, Math.floor(Math.log2(us) * BUCKETS_PER_OCTAVE));
 }
 
+/** A histogram as plain data: [bucket, count] pairs of the non-empty buckets. */
+export interface HistogramData {
+  buckets: [number, number][];
+  count: number;
+  sumMs: number;
+  maxMs: number;
+}
+
 export class LatencyHistogram {
   // 32-bit counts: 1 KiB a histogram (a server keeps seven: totals and six windows of 10 s).
   #counts = new Uint32Array(BUCKET_COUNT);
@@ -61,6 +69,21 @@ export class LatencyHistogram {
     this.#maxMs = 0;
   }
 
+  /** Plain data for another process (the non-empty buckets only): `absorb` adds it back. */
+  export(): HistogramData {
+    const buckets: [number, number][] = [];
+    for (let i = 0; i < BUCKET_COUNT; i++) if (this.#counts[i]! > 0) buckets.push([i, this.#counts[i]!]);
+    return { buckets, count: this.#count, sumMs: this.#sumMs, maxMs: this.#maxMs };
+  }
+
+  /** Adds another process's recordings (`export()`); buckets out of range are ignored, not trusted. */
+  absorb(data: HistogramData): void {
+    for (const [i, n] of data.buckets) if (Number.isInteger(i) && i >= 0 && i < BUCKET_COUNT) this.#counts[i]! += n;
+    this.#count += data.count;
+    this.#sumMs += data.sumMs;
+    if (data.maxMs > this.#maxMs) this.#maxMs = data.maxMs;
+  }
+
   /** Adds this histogram's recordings into `other` (windows merge their slots this way). */
   addTo(other: LatencyHistogram): void {
     for (let i = 0; i < BUCKET_COUNT; i++) other.#counts[i]! += this.#counts[i]!;
@@ -93,10 +116,16 @@ export class WindowedLatency {
 
   /** Count, mean and p99 over the window ending at `nowMs`. */
   summary(nowMs: number): { count: number; meanMs: number; p99Ms: number } {
+    const merged = this.merged(nowMs);
+    return { count: merged.count, meanMs: merged.meanMs, p99Ms: merged.percentileMs(99) };
+  }
+
+  /** The whole window ending at `nowMs` as one histogram. */
+  merged(nowMs: number): LatencyHistogram {
     this.#advance(nowMs);
     const merged = new LatencyHistogram();
     for (const slot of this.#slots) slot.addTo(merged);
-    return { count: merged.count, meanMs: merged.meanMs, p99Ms: merged.percentileMs(99) };
+    return merged;
   }
 
   reset(): void {

@@ -10,7 +10,7 @@
  * balancer already counts (retries, states, health checks, bytes) through collect() callbacks.
  */
 import type { Socket } from 'node:net';
-import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics, type Aggregator, type Metric } from 'prom-client';
 import type { ServerPool } from './pool.js';
 import type { Server } from './server.js';
 import type { BalancerStats } from './stats.js';
@@ -107,12 +107,15 @@ export class BalancerMetrics {
         return values;
       }),
     );
-    const perServer = (name: string, help: string, value: (s: Server) => number): void => {
+    // With --workers the primary sums every process's registry (prom-client's AggregatorRegistry): counts
+    // add up, but a state every process holds alike must not be multiplied by the process count.
+    const perServer = (name: string, help: string, value: (s: Server) => number, aggregator: Aggregator = 'sum'): void => {
       new Gauge({
         name,
         help,
         labelNames: ['server'],
         registers,
+        aggregator,
         collect() {
           this.reset();
           for (const s of pool.servers) this.set({ server: s.id }, value(s));
@@ -120,11 +123,11 @@ export class BalancerMetrics {
       });
     };
     perServer('lb_server_active_requests', 'Requests in flight to the server.', (s) => s.activeRequests);
-    perServer('lb_server_up', '1 when the server takes traffic (state up), else 0.', (s) => (s.state === 'up' ? 1 : 0));
-    perServer('lb_server_healthy', '1 when active health checks pass, else 0.', (s) => (s.healthy ? 1 : 0));
-    perServer('lb_server_circuit_state', 'Passive health: 0 closed, 1 half-open, 2 open.', (s) => CIRCUIT_VALUE[s.circuit.stateAt(performance.now())]);
-    perServer('lb_server_weight', 'Configured weight.', (s) => s.weight);
-    perServer('lb_server_effective_weight', 'Weight in use now: below the configured one while the server ramps up (slow_start).', (s) => s.effectiveWeight);
+    perServer('lb_server_up', '1 when the server takes traffic (state up), else 0.', (s) => (s.state === 'up' ? 1 : 0), 'min');
+    perServer('lb_server_healthy', '1 when active health checks pass, else 0.', (s) => (s.healthy ? 1 : 0), 'min');
+    perServer('lb_server_circuit_state', 'Passive health: 0 closed, 1 half-open, 2 open.', (s) => CIRCUIT_VALUE[s.circuit.stateAt(performance.now())], 'max');
+    perServer('lb_server_weight', 'Configured weight.', (s) => s.weight, 'max');
+    perServer('lb_server_effective_weight', 'Weight in use now: below the configured one while the server ramps up (slow_start).', (s) => s.effectiveWeight, 'average');
     perServer('lb_server_active_underflows', 'Requests finished more often than started (a bookkeeping bug; should stay 0).', (s) => s.counterUnderflows);
     const serverCounter = (name: string, help: string, labels: string[], fill: (c: Counter<string>) => void): void => {
       new Counter({
@@ -168,11 +171,12 @@ export class BalancerMetrics {
     total('lb_client_connections_rejected_total', 'Client connections closed at accept: their address had max_conns_per_client open.', () => stats.counters.connectionsRejected);
     total('lb_client_received_bytes_total', 'Bytes read from client connections (requests, headers included).', () => this.#bytes('in'));
     total('lb_client_sent_bytes_total', 'Bytes written to client connections (answers, headers included).', () => this.#bytes('out'));
-    const gauge = (name: string, help: string, value: () => number): void => {
+    const gauge = (name: string, help: string, value: () => number, aggregator: Aggregator = 'sum'): void => {
       new Gauge({
         name,
         help,
         registers,
+        aggregator,
         collect() {
           this.set(value());
         },
@@ -180,7 +184,7 @@ export class BalancerMetrics {
     };
     gauge('lb_sessions_active', 'Sticky sessions seen within their idle timeout.', sources.sessionsActive);
     gauge('lb_queue_length', 'Requests waiting for a server below max_conns.', sources.queueLength);
-    gauge('lb_servers', 'Servers in the pool.', () => pool.size);
+    gauge('lb_servers', 'Servers in the pool.', () => pool.size, 'max');
     gauge('lb_rate_limit_clients', 'Clients the rate limiter tracks (bounded by rate_limit.max_clients).', () => sources.rateLimiter?.trackedKeys ?? 0);
 
     // A removed server's series go, so a churning pool cannot grow the label set without bound.

@@ -5,7 +5,7 @@
  * this is where the monitor's tests aim. Colours are ANSI codes (the table measures around them) or
  * blessed tags in the header and log boxes, which parse tags.
  */
-import type { ServerSnapshot, ServerState } from '../shared/api-types.js';
+import type { ServerSnapshot, ServerState, StatsSnapshot } from '../shared/api-types.js';
 import { formatDuration, formatNumber, formatPercent } from '../shared/format.js';
 import type { MonitorModel } from './model.js';
 
@@ -135,6 +135,7 @@ export function buildView(model: MonitorModel, options: ViewOptions): DashboardV
         `err ${formatPercent(model.recentErrorRate)}`,
         `${healthy}/${servers.length} up`,
         snapshot.algorithm,
+        workersText(snapshot),
         options.webUrl ? `web ${options.webUrl.replace(/^https?:\/\//, '')}` : '',
         `uptime ${formatDuration(snapshot.uptimeSeconds)}`,
         `sessions ${snapshot.sessions.active}`,
@@ -261,4 +262,12 @@ export function screenLayout(width: number, height: number, servers: number): Sc
     charts: { top: 1 + tableHeight, height: chartsHeight, panels },
     log: { top: 1 + tableHeight + chartsHeight, height: logHeight },
   };
+}
+
+/** `2 workers`, with how many are not serving when some are not; empty for a single process. */
+function workersText(snapshot: StatsSnapshot): string {
+  const workers = snapshot.workers;
+  if (workers === undefined || workers.length === 0) return '';
+  const notUp = workers.filter((w) => w.state !== 'up').length;
+  return `${workers.length} workers${notUp > 0 ? ` (${notUp} starting)` : ''}`;
 }

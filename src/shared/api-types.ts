@@ -135,6 +135,20 @@ export interface SessionStats {
   ttlSeconds: number;
 }
 
+/** One process of `lb serve --workers N` that proxies traffic. */
+export interface WorkerSnapshot {
+  /** 1..N, kept by a restarted worker. */
+  id: number;
+  pid: number;
+  /** `starting` until it listens; `unresponsive` when it missed the last report. */
+  state: 'starting' | 'up' | 'unresponsive';
+  requests: number;
+  activeRequests: number;
+  rssBytes: number;
+  /** Times this worker slot was restarted after its process exited. */
+  restarts: number;
+}
+
 export interface StatsSnapshot {
   version: string;
   algorithm: AlgorithmName;
@@ -146,6 +160,8 @@ export interface StatsSnapshot {
   sessions: SessionStats;
   limits: LimitsSnapshot;
   servers: ServerSnapshot[];
+  /** With `--workers`: the processes behind the totals (absent when one process serves). */
+  workers?: WorkerSnapshot[];
 }
 
 export interface HistoryEntry {

@@ -36,6 +36,7 @@ const ui = {
     sessions: byId('ov-sessions', HTMLElement),
     limited: byId('ov-limited', HTMLElement),
     uptime: byId('ov-uptime', HTMLElement),
+    workers: byId('ov-workers', HTMLElement),
   } satisfies Record<keyof OverviewText, HTMLElement>,
   algorithm: byId('algorithm', HTMLSelectElement),
   applyAlgorithm: byId('apply-algorithm', HTMLButtonElement),

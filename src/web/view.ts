@@ -18,6 +18,8 @@ export interface OverviewText {
   sessions: string;
   limited: string;
   uptime: string;
+  /** Processes proxying traffic: 1, or `--workers N`'s count (with how many are restarting). */
+  workers: string;
 }
 
 export function overviewText(stats: StatsSnapshot, rates: TotalsRates): OverviewText {
@@ -33,7 +35,15 @@ export function overviewText(stats: StatsSnapshot, rates: TotalsRates): Overview
     // A count of refusals means something only while a rate limit is on.
     limited: limits.rateLimitPerSecond > 0 ? `${totals.rateLimited} (${limits.rateLimitPerSecond}/s)` : 'off',
     uptime: formatDuration(stats.uptimeSeconds),
+    workers: workersText(stats),
   };
+}
+
+function workersText(stats: StatsSnapshot): string {
+  const workers = stats.workers ?? [];
+  if (workers.length === 0) return '1';
+  const notUp = workers.filter((w) => w.state !== 'up').length;
+  return notUp > 0 ? `${workers.length} (${notUp} starting)` : String(workers.length);
 }
 
 /** A column of the servers table: its header, a tooltip when the header needs one, and its cell. */

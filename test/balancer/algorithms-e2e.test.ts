@@ -45,7 +45,7 @@ describe('every algorithm through lb serve with real test servers', () => {
     for (let i = 0; i < 60; i++) results.push(await get(`/item/${i}`));
     expect(results.every((r) => r.status === 200)).toBe(true);
     expectations[algorithm](tally(results.map((r) => r.server)));
-    expect(lb.admin.stats().algorithm).toBe(algorithm);
+    expect(lb.stats().algorithm).toBe(algorithm);
   });
 
   it('consistent_hash keyed on a header keeps each user on one server', async () => {
@@ -75,7 +75,7 @@ describe('every algorithm through lb serve with real test servers', () => {
       ),
     );
     expect(statuses.filter((s) => s !== 200)).toEqual([]);
-    expect(lb.admin.stats().totals).toMatchObject({ requests: 700, failures: 0 });
+    expect(lb.stats().totals).toMatchObject({ requests: 700, failures: 0 });
   });
 });
 
@@ -104,7 +104,7 @@ describe('sticky sessions through lb serve', () => {
     const fresh = new Set<string>();
     for (let i = 0; i < 4; i++) fresh.add((await get()).server);
     expect(fresh.size).toBe(2);
-    expect(lb.admin.stats().sessions).toMatchObject({ mode: 'cookie', active: 5 });
+    expect(lb.stats().sessions).toMatchObject({ mode: 'cookie', active: 5 });
   });
 
   it('ip mode keeps one client on one server', async () => {
@@ -113,6 +113,6 @@ describe('sticky sessions through lb serve', () => {
     const seen = new Set<string>();
     for (let i = 0; i < 30; i++) seen.add((await get()).server);
     expect(seen.size).toBe(1);
-    expect(lb.admin.stats().sessions).toMatchObject({ mode: 'ip', active: 1 });
+    expect(lb.stats().sessions).toMatchObject({ mode: 'ip', active: 1 });
   });
 });

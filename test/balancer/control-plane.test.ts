@@ -176,7 +176,7 @@ describe('slow_start', () => {
     const share = served.filter((id) => id === 's2').length / served.length;
     expect(share).toBeGreaterThan(0.03);
     expect(share).toBeLessThan(0.25);
-    const stats = lb.admin.stats().servers.find((s) => s.id === 's2')!;
+    const stats = lb.stats().servers.find((s) => s.id === 's2')!;
     expect(stats.weight).toBe(1);
     expect(stats.effectiveWeight).toBeLessThan(0.5);
     const metrics = await (await fetch(`${lb.adminUrl}/metrics`)).text();
@@ -234,11 +234,11 @@ describe('dynamic weights through a running balancer', () => {
     await (await fetch(`${backends[1]!.url}/control?set_delay_ms=60`)).text();
     await waitFor('s2 to lose weight', async () => {
       await Promise.all(Array.from({ length: 4 }, async () => (await fetch(`${lb.url}/`)).text()));
-      return lb.admin.stats().servers.find((s) => s.id === 's2')!.effectiveWeight <= 0.6;
+      return lb.stats().servers.find((s) => s.id === 's2')!.effectiveWeight <= 0.6;
     }, 15_000, 50);
-    const history = lb.admin.history();
+    const history = lb.history();
     expect(history.events.some((e) => e.type === 'weight-adjusted' && e.server === 's2')).toBe(true);
-    expect(lb.admin.stats().servers.find((s) => s.id === 's1')!.effectiveWeight).toBe(1);
+    expect(lb.stats().servers.find((s) => s.id === 's1')!.effectiveWeight).toBe(1);
   });
 });
 

@@ -122,7 +122,7 @@ describe('failures', () => {
     results.push(await get('/', { method: 'POST', body: 'payload' }));
     results.push(await get('/', { method: 'POST', body: 'payload' }));
     expect(results.map((r) => `${r.status} ${r.server}`)).toEqual(Array(8).fill('200 live'));
-    const stats = lb.admin.stats();
+    const stats = lb.stats();
     // Round robin offers the dead server first each time (the retry's pick moves the cursor past the live
     // one) until its circuit opens after 3 consecutive failures; then it is skipped.
     expect(stats.totals.retries).toBe(3);
@@ -148,7 +148,7 @@ describe('failures', () => {
     expect(res.status).toBe(504);
     expect(JSON.parse(res.body).error.code).toBe('LB_UPSTREAM_TIMEOUT');
     expect(performance.now() - started).toBeLessThan(2500);
-    expect(lb.admin.stats().totals.upstreamTimeouts).toBe(1);
+    expect(lb.stats().totals.upstreamTimeouts).toBe(1);
   });
 
   it('aborts the server request when the client goes away', async () => {
@@ -169,11 +169,11 @@ describe('failures', () => {
     await waitFor('the request to reach the server', () => seen.length === 1);
     client.destroy();
     await upstreamClosed[0];
-    await waitFor('the abort to be counted', () => lb!.admin.stats().totals.clientAborts === 1);
+    await waitFor('the abort to be counted', () => lb!.stats().totals.clientAborts === 1);
     expect(lb.pool.servers[0]!.activeRequests).toBe(0);
     // Recorded as nginx's 499, not as a failure of the server or the balancer.
-    expect(lb.admin.history().requests.at(-1)).toMatchObject({ path: '/hang', status: 499, error: 'LB_CLIENT_GONE' });
-    expect(lb.admin.stats().totals).toMatchObject({ failures: 0, status: { '4xx': 1 } });
+    expect(lb.history().requests.at(-1)).toMatchObject({ path: '/hang', status: 499, error: 'LB_CLIENT_GONE' });
+    expect(lb.stats().totals).toMatchObject({ failures: 0, status: { '4xx': 1 } });
     expect(lb.pool.servers[0]!.snapshot()).toMatchObject({ totalFailures: 0, circuitFailures: 0 });
   });
 });
@@ -203,6 +203,6 @@ describe('membership changes under load', () => {
     const toRemovedAfter = results.filter((r) => r.sentAt > removedAt && r.server === a.name);
     expect(toRemovedAfter).toEqual([]);
     expect(results.some((r) => r.server === d.name)).toBe(true);
-    expect(lb.admin.stats().totals.failures).toBe(0);
+    expect(lb.stats().totals.failures).toBe(0);
   });
 });

@@ -99,8 +99,8 @@ describe.skipIf(!hasTmux)(hasTmux ? 'lb monitor in a real terminal (tmux)' : 'lb
     await tmux('send-keys', '-t', 'mon', 'w');
     await waitFor('the weight prompt', async () => (await screen()).includes('Weight for s1'));
     // Several redraws (one per 0.2 s poll) later the prompt is still on screen.
-    const before = lb.admin.stats().uptimeSeconds;
-    await waitFor('time for redraws', () => lb.admin.stats().uptimeSeconds >= before + 0.6, 5000, 50);
+    const before = lb.stats().uptimeSeconds;
+    await waitFor('time for redraws', () => lb.stats().uptimeSeconds >= before + 0.6, 5000, 50);
     expect(await screen()).toContain('Weight for s1');
     await tmux('send-keys', '-t', 'mon', 'Escape');
     await tmux('send-keys', '-t', 'mon', 'q');

@@ -81,6 +81,15 @@ describe('buildView: exact setData shapes', () => {
     expect(buildView(modelWith(), options({ width: 80, webUrl: 'http://127.0.0.1:8081/' })).header).not.toContain('web ');
   });
 
+  it('header: with --workers, the process count after the algorithm, and how many are restarting', () => {
+    const model = new MonitorModel(0);
+    const worker = (id: number, state: 'up' | 'starting') => ({ id, pid: 100 + id, state, requests: 0, activeRequests: 0, rssBytes: 0, restarts: 0 });
+    model.applySnapshot(snapshot([server('a')], { workers: [worker(1, 'up'), worker(2, 'up')] }), 0);
+    expect(buildView(model, options({ width: 200 })).header).toContain('  round_robin  2 workers  uptime');
+    model.applySnapshot(snapshot([server('a')], { workers: [worker(1, 'up'), worker(2, 'starting')] }), 1000);
+    expect(buildView(model, options({ width: 200 })).header).toContain('  round_robin  2 workers (1 starting)  uptime');
+  });
+
   it('header: shows what the rate limit refused while one is on', () => {
     const model = new MonitorModel(0);
     const limited = snapshot([server('api-1')]);

@@ -28,7 +28,15 @@ describe('overview cards', () => {
       sessions: 'off',
       limited: 'off',
       uptime: '1h02m',
+      workers: '1',
     });
+  });
+
+  it('the workers card counts the processes and says how many are restarting', () => {
+    const worker = (id: number, state: 'up' | 'starting') => ({ id, pid: 100 + id, state, requests: 0, activeRequests: 0, rssBytes: 0, restarts: 0 });
+    const rates = totalsRates(snapshot([]).totals, null, 0);
+    expect(overviewText(snapshot([], { workers: [worker(1, 'up'), worker(2, 'up')] }), rates).workers).toBe('2');
+    expect(overviewText(snapshot([], { workers: [worker(1, 'up'), worker(2, 'starting'), worker(3, 'up')] }), rates).workers).toBe('3 (1 starting)');
   });
 
   it('a counter that went down (restart or reset) reads as no traffic, not a negative rate', () => {

@@ -36,6 +36,8 @@ export interface ControlPlaneEvents {
   change: [ChangeEvent];
   /** The runtime changes (what `--state-file` saves) are different now. */
   runtime: [RuntimeSnapshot];
+  /** A command took effect (refused ones do not): what `--workers` replays in every worker, in this order. */
+  applied: [Command];
 }
 
 export interface ControlPlaneHooks {
@@ -80,7 +82,9 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
   }
 
   apply<C extends Command>(command: C): CommandResults[C['type']] {
-    return this.#apply(command) as CommandResults[C['type']];
+    const result = this.#apply(command) as CommandResults[C['type']];
+    this.emit('applied', command);
+    return result;
   }
 
   /** A data-path observation (circuit transitions, refused ejections) into the change stream. */

@@ -88,6 +88,13 @@ export class CircuitBreaker {
     return null;
   }
 
+  /** Opens a closed circuit without a failure of its own (another worker saw them); false if it was not closed. */
+  forceOpen(nowMs: number): boolean {
+    if (this.#state !== 'closed') return false;
+    this.#open(nowMs);
+    return true;
+  }
+
   /** The trial ended without a verdict (client gone): let the next request be the trial. */
   abandon(): void {
     this.#trialInFlight = false;

@@ -65,14 +65,29 @@ export class PassiveHealth {
     server.circuit.abandon();
   }
 
-  #mayEject(server: Server): boolean {
+  /**
+   * With `--workers`, one worker's breaker decides for all: the primary relays its opening (or closing)
+   * and the others follow here, within the same ejection cap, reporting nothing (the primary records the
+   * event once). Each follower then half-opens on its own clock, so a recovering server sees at most one
+   * trial per worker.
+   */
+  follow(server: Server, open: boolean): void {
+    if (!this.#config.enabled) return;
+    if (!open) {
+      server.circuit.reset();
+      return;
+    }
+    if (server.circuit.isClosed && this.#mayEject(server, false)) server.circuit.forceOpen(this.#nowMs());
+  }
+
+  #mayEject(server: Server, report = true): boolean {
     const servers = this.#pool.servers;
     const cap = Math.max(1, Math.floor((this.#config.maxEjectionPercent / 100) * servers.length));
     const ejected = servers.filter((s) => s !== server && !s.circuit.isClosed).length;
     const othersAvailable = servers.some((s) => s !== server && s.isAvailable());
     const allowed = this.#config.maxEjectionPercent > 0 && ejected < cap && othersAvailable;
     // Report a refusal once, when the threshold is first reached, not on every failure after it.
-    if (!allowed && server.circuit.consecutiveFailures === server.circuit.failThreshold) {
+    if (report && !allowed && server.circuit.consecutiveFailures === server.circuit.failThreshold) {
       const why = othersAvailable ? `${ejected} of ${servers.length} servers already ejected (cap ${cap})` : 'it is the last available server';
       this.#onEvent('ejection-refused', server, why);
     }

@@ -6,6 +6,7 @@
  * (`node bench/settings-table.mjs`, checked by a test), `GET /lb/config` and the reload plan all read
  * this table. Adding a setting is one entry here plus the code that uses it.
  */
+import { availableParallelism } from 'node:os';
 import { ALGORITHM_NAMES, type AlgorithmName } from '../../shared/api-types.js';
 import { LOG_LEVELS, type LogLevel } from '../../shared/log.js';
 import type { BalancerConfig } from '../config.js';
@@ -107,6 +108,23 @@ const allowedHost = text('a host name or IP address', (v) => {
   }
 });
 
+/** Most worker processes: far past any core count this runs on, low enough that a typo (1000) is refused. */
+export const MAX_WORKERS = 64;
+
+const workerCount: Kind<number> = {
+  text: `an integer 1-${MAX_WORKERS} or auto (one per core)`,
+  parse(raw) {
+    if (raw === 'auto') return Math.min(MAX_WORKERS, availableParallelism());
+    try {
+      return int(1, MAX_WORKERS).parse(raw);
+    } catch {
+      throw new SettingProblem(`must be ${workerCount.text}, got ${JSON.stringify(raw)}`);
+    }
+  },
+  format: String,
+  toFile: (v) => v,
+};
+
 export const SETTINGS = [
   // ---- listeners ----
   setting({ file: 'load_balancer.port', flag: 'port', kind: int(0, 65535), default: 8080, live: false, help: 'traffic port (0 = any free port, printed)', get: (c) => c.port, set: (c, v) => (c.port = v) }),
@@ -127,6 +145,7 @@ export const SETTINGS = [
   setting({ file: 'load_balancer.allow_hosts', flag: 'allow-hosts', kind: list(allowedHost, 'host names or IP addresses (comma-separated)'), default: [], live: false, help: 'risky server addresses allowed anyway (link-local, cloud metadata)', get: (c) => c.allowHosts, set: (c, v) => (c.allowHosts = v) }),
   setting({ file: 'load_balancer.log_level', flag: 'log-level', extraEnv: ['LOG_LEVEL'], kind: oneOf<LogLevel>(LOG_LEVELS), default: 'info', live: false, help: 'log level (logs go to stderr)', get: (c) => c.logLevel, set: (c, v) => (c.logLevel = v) }),
   setting({ file: 'load_balancer.state_file', flag: 'state-file', kind: optional(path('a file path')), default: null, live: false, help: 'keep runtime changes (servers added, removed, re-weighted, drained; the algorithm) here across restarts', shownDefault: 'none', get: (c) => c.stateFile, set: (c, v) => (c.stateFile = v) }),
+  setting({ file: 'load_balancer.workers', flag: 'workers', kind: workerCount, default: 1, live: false, help: 'processes that proxy traffic (node:cluster); 1 = one process, auto = one per core', get: (c) => c.workers, set: (c, v) => (c.workers = v) }),
   // ---- limits ----
   setting({ file: 'load_balancer.max_conns', flag: 'max-conns', kind: int(0, 1_000_000), default: 0, live: false, help: 'most requests in flight per server (0 = no limit); the rest queue', get: (c) => c.limits.maxConnsPerServer, set: (c, v) => (c.limits.maxConnsPerServer = v) }),
   setting({ file: 'load_balancer.max_queue', flag: 'max-queue', kind: int(0, 1_000_000), default: 1_000, live: false, help: 'most requests waiting for a server below max_conns -> 503', get: (c) => c.limits.maxQueue, set: (c, v) => (c.limits.maxQueue = v) }),

@@ -22,7 +22,7 @@ async function get(path = '/'): Promise<{ status: number; server: string; code: 
 }
 
 const events = (type: BalancerEventType, server?: string) =>
-  lb!.admin.history().events.filter((e) => e.type === type && (server === undefined || e.server === server));
+  lb!.history().events.filter((e) => e.type === type && (server === undefined || e.server === server));
 
 function file(servers: TestServerHandle[], extraConfig: Record<string, unknown> = {}) {
   return { servers: servers.map((s) => ({ host: '127.0.0.1', port: s.port, name: s.name })), ...extraConfig };
@@ -158,7 +158,7 @@ describe('failover under load', () => {
     expect(detectionMs).toBeLessThanOrEqual((3 + 2) * interval * 1000);
     expect(recoveryMs).toBeLessThanOrEqual((2 + 2) * interval * 1000);
     expect(events('server-up', victim.name)[0]!.detail).toMatch(/^2 checks passed/);
-    expect(lb.admin.stats().totals.failures).toBe(0);
+    expect(lb.stats().totals.failures).toBe(0);
     expect((await get()).status).toBe(200);
   });
 
@@ -211,7 +211,7 @@ describe('max_conns', () => {
     const statuses = await Promise.all(Array.from({ length: 12 }, () => get().then((r) => r.status)));
     expect(statuses).toEqual(Array(12).fill(200));
     expect(upstream.maxActive()).toBe(2);
-    expect(lb.admin.stats().totals.queued).toBeGreaterThanOrEqual(10);
+    expect(lb.stats().totals.queued).toBeGreaterThanOrEqual(10);
   });
 
   it('answers 503 to a request that waits longer than queue_timeout, and when the queue is full', async () => {
@@ -219,7 +219,7 @@ describe('max_conns', () => {
     lb = await scope.startLb([], { file: { servers: [{ host: '127.0.0.1', port: upstream.port, max_conns: 1 }], load_balancer: { queue_timeout: 0.1, max_queue: 1 } } });
     const results = await Promise.all([get(), get(), get()]);
     expect(results.map((r) => `${r.status} ${r.code}`).sort()).toEqual(['200 null', '503 LB_QUEUE_FULL', '503 LB_QUEUE_TIMEOUT']);
-    expect(lb.admin.stats().totals).toMatchObject({ queueTimeouts: 1, queueLength: 0 });
+    expect(lb.stats().totals).toMatchObject({ queueTimeouts: 1, queueLength: 0 });
   });
 });
 

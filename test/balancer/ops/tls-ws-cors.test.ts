@@ -112,7 +112,7 @@ describe('WebSockets', () => {
     await backends[1]!.close();
     await closed;
     await waitFor('the second tunnel to end', () => lb!.pool.get('s2')!.activeRequests === 0);
-    expect(lb.admin.history().requests.filter((r) => r.status === 101).map((r) => r.server)).toEqual(['s1', 's2']);
+    expect(lb.history().requests.filter((r) => r.status === 101).map((r) => r.server)).toEqual(['s1', 's2']);
   });
 
   it('follows sticky rules and answers 503 with no server', async () => {
