@@ -1,5 +1,5 @@
 /** Stats snapshots as `GET /lb/stats` returns them, built from a few numbers per server. */
-import type { ServerSnapshot, StatsSnapshot } from '../../src/shared/api-types.js';
+import type { ServerSnapshot, StatsSnapshot, WorkerSnapshot } from '../../src/shared/api-types.js';
 
 export function server(id: string, overrides: Partial<ServerSnapshot> = {}): ServerSnapshot {
   return {
@@ -82,4 +82,9 @@ export function snapshot(servers: ServerSnapshot[], overrides: Partial<StatsSnap
     servers,
     ...overrides,
   };
+}
+
+/** One `--workers` process as `/lb/stats` lists it. */
+export function worker(id: number, state: WorkerSnapshot['state'] = 'up'): WorkerSnapshot {
+  return { id, pid: 100 + id, state, requests: 0, activeRequests: 0, rssBytes: 0, restarts: 0 };
 }

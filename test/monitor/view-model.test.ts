@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MonitorModel } from '../../src/monitor/model.js';
 import { abbreviate, barLayout, buildView, escapeTags, formatLogLine, HELP, screenLayout, type ViewOptions } from '../../src/monitor/view-model.js';
-import { server, snapshot } from './fixtures.js';
+import { server, snapshot, worker } from './fixtures.js';
 
 const strip = (text: string) => text.replace(/\x1b\[\d+m/g, '');
 
@@ -83,7 +83,6 @@ describe('buildView: exact setData shapes', () => {
 
   it('header: with --workers, the process count after the algorithm, and how many are restarting', () => {
     const model = new MonitorModel(0);
-    const worker = (id: number, state: 'up' | 'starting') => ({ id, pid: 100 + id, state, requests: 0, activeRequests: 0, rssBytes: 0, restarts: 0 });
     model.applySnapshot(snapshot([server('a')], { workers: [worker(1, 'up'), worker(2, 'up')] }), 0);
     expect(buildView(model, options({ width: 200 })).header).toContain('  round_robin  2 workers  uptime');
     model.applySnapshot(snapshot([server('a')], { workers: [worker(1, 'up'), worker(2, 'starting')] }), 1000);

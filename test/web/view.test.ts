@@ -12,7 +12,7 @@ import { checkAddServer, checkCustomTest, checkWeight } from '../../src/web/form
 import { axisLabels, clockTime, latestOf, legendValue } from '../../src/web/chart-text.js';
 import { ChartSeries, SERIES_LENGTH } from '../../src/web/series.js';
 import { eventLine, overviewText, SERVER_COLUMNS, serverCells, serverRequestRates, testProgress, testReport } from '../../src/web/view.js';
-import { server, snapshot } from '../monitor/fixtures.js';
+import { server, snapshot, worker } from '../monitor/fixtures.js';
 
 describe('overview cards', () => {
   it('rates between two snapshots, as the monitor counts them', () => {
@@ -33,7 +33,6 @@ describe('overview cards', () => {
   });
 
   it('the workers card counts the processes and says how many are restarting', () => {
-    const worker = (id: number, state: 'up' | 'starting') => ({ id, pid: 100 + id, state, requests: 0, activeRequests: 0, rssBytes: 0, restarts: 0 });
     const rates = totalsRates(snapshot([]).totals, null, 0);
     expect(overviewText(snapshot([], { workers: [worker(1, 'up'), worker(2, 'up')] }), rates).workers).toBe('2');
     expect(overviewText(snapshot([], { workers: [worker(1, 'up'), worker(2, 'starting'), worker(3, 'up')] }), rates).workers).toBe('3 (1 starting)');
