@@ -7,6 +7,7 @@ import type { LoadTestSpec, LoadTestStatus } from '../shared/api-types.js';
 import { LbError } from '../shared/errors.js';
 import { summarize } from './report.js';
 import { LoadRun } from './runner.js';
+import { LOAD_TEST_LIMITS } from '../shared/limits.js';
 
 export interface LoadTestControl {
   start(spec: LoadTestSpec): LoadTestStatus;
@@ -15,9 +16,7 @@ export interface LoadTestControl {
   close(): void;
 }
 
-const MAX_REQUESTS = 10_000;
-const MAX_CONCURRENCY = 100;
-const MAX_DURATION_S = 60;
+const { requests: MAX_REQUESTS, concurrency: MAX_CONCURRENCY, durationSeconds: MAX_DURATION_S } = LOAD_TEST_LIMITS;
 
 function bounded(value: unknown, name: string, min: number, max: number, fallback: number): number {
   if (value === undefined) return fallback;

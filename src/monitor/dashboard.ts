@@ -11,6 +11,7 @@ import type { AdminClient } from '../shared/admin-client.js';
 import { ALGORITHM_NAMES, type AlgorithmName } from '../shared/api-types.js';
 import { parseServerInput, type MonitorModel } from './model.js';
 import { barLayout, buildView, formatLogLine, screenLayout, type DashboardView, type ScreenLayout } from './view-model.js';
+import { MAX_WEIGHT } from '../shared/limits.js';
 
 /** What the dashboard asks of the poller: it never polls itself. */
 export interface PollControl {
@@ -314,8 +315,8 @@ export function startDashboard(options: DashboardOptions): DashboardHandle {
     const id = selected();
     const server = model.snapshot?.servers.find((s) => s.id === id);
     if (id === null || server === undefined) return report('no server selected', 'error');
-    const weight = Math.min(1000, Math.max(1, server.weight + delta));
-    if (weight === server.weight) return report(`${id}: weight stays ${weight} (1-1000)`);
+    const weight = Math.min(MAX_WEIGHT, Math.max(1, server.weight + delta));
+    if (weight === server.weight) return report(`${id}: weight stays ${weight} (1-${MAX_WEIGHT})`);
     act('set weight', () => client.updateServer(id, { weight }));
   };
 
@@ -355,10 +356,10 @@ export function startDashboard(options: DashboardOptions): DashboardHandle {
         if (id === null) return report('no server selected', 'error');
         const current = model.snapshot?.servers.find((s) => s.id === id)?.weight ?? 1;
         // An empty field: what is typed replaces the weight (a pre-filled one was appended to: 2 -> 25).
-        ask(`Weight for ${id} (now ${current}; 1-1000):`, '', (value) => {
+        ask(`Weight for ${id} (now ${current}; 1-${MAX_WEIGHT}):`, '', (value) => {
           if (value === null || value.trim() === '') return;
           const weight = Number(value.trim());
-          if (!Number.isInteger(weight) || weight < 1 || weight > 1000) return report(`weight must be an integer 1-1000, got ${JSON.stringify(value.trim())}`, 'error');
+          if (!Number.isInteger(weight) || weight < 1 || weight > MAX_WEIGHT) return report(`weight must be an integer 1-${MAX_WEIGHT}, got ${JSON.stringify(value.trim())}`, 'error');
           act('set weight', () => client.updateServer(id, { weight }));
         });
       },

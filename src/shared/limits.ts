@@ -9,8 +9,7 @@ export const MAX_WEIGHT = 1_000;
 
 /**
  * The web page's built-in tests (`POST /api/loadtest`): most requests, virtual clients and seconds of
- * one run. `src/loadtest/embedded.ts` still declares its own copies, pinned equal to these by
- * test/web/limits.test.ts until it imports them.
+ * one run; `src/loadtest/embedded.ts` enforces them.
  */
 export const LOAD_TEST_LIMITS = {
   requests: 10_000,
