@@ -135,7 +135,7 @@ describe("forms check with the balancer's own bounds", () => {
     expect(checkCustomTest('200', '101')).toEqual({ ok: false, problem: 'concurrency must be an integer 1-100' });
   });
 
-  // Until src/loadtest/embedded.ts imports LOAD_TEST_LIMITS, this pins its own copies to the same values.
+  // The page checks and the runner refuses with the same bounds (src/shared/limits.ts).
   it('the built-in tests refuse exactly past the limits the page checks', () => {
     const control = createLoadTestControl('http://127.0.0.1:1/');
     const refusal = (spec: Parameters<typeof control.start>[0]): string => {
