@@ -35,8 +35,12 @@ echo
 echo "primary CPU with --workers 2 under wrk -t1 -c64 -d10s (health checks every 1 s, one /lb/stats a second):"
 PORT=${WORKERS_BENCH_PORT:-18700}
 printf '[{"host":"127.0.0.1","port":3101},{"host":"127.0.0.1","port":3102},{"host":"127.0.0.1","port":3103}]\n' > "$DIR/servers.json"
-# The harness stopped its backends: three lb test servers stand in for them here.
-for p in 3101 3102 3103; do node bin/lb.js testserver --port "$p" >/dev/null 2>&1 & pids+=($!); done
+# The harness stopped its backends: the same nginx backends again.
+mkdir -p "$DIR/nb-tmp"
+sed "s|@@RUNDIR@@|$DIR|g" ../shared/bench/nginx-backends.conf > "$DIR/backends.conf"
+nginx -c "$DIR/backends.conf" >/dev/null 2>&1 &
+pids+=($!)
+for _ in $(seq 1 50); do curl -s -o /dev/null http://127.0.0.1:3101/ && break; sleep 0.1; done
 node bin/lb.js serve --workers 2 --port "$PORT" --admin-port $((PORT + 1)) --host 127.0.0.1 --servers "$DIR/servers.json" --log-level warn >/dev/null 2>"$DIR/lb.log" &
 primary=$!
 pids+=("$primary")

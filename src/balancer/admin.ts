@@ -54,6 +54,8 @@ export interface AdminTarget {
   updateServer(idOrAddress: string, update: ServerUpdate): ServerSnapshot;
   setAlgorithm(name: AlgorithmName): { algorithm: AlgorithmName; previous: AlgorithmName };
   reset(): void;
+  /** Resolves when the last change is in force in every process that serves traffic (`--workers`). */
+  settled?(): Promise<void>;
   /** The dashboard's built-in tests; null when the process was started without them. */
   loadTests: LoadTestControl | null;
 }
@@ -372,6 +374,8 @@ async function handle(target: AdminTarget, options: AdminOptions, req: IncomingM
         throw new LbError('LB_BAD_REQUEST', `bad server id ${JSON.stringify(param)} in the path`);
       }
       const [status, payload] = await handler(target, () => readJsonBody(req), param, query);
+      // A change is answered once it is in force everywhere (with --workers, in every worker too).
+      if (method !== 'GET' && method !== 'HEAD') await target.settled?.();
       if (payload instanceof RawBody) {
         res.writeHead(status, { 'content-type': payload.contentType, 'content-length': Buffer.byteLength(payload.body), 'cache-control': 'no-store' });
         res.end(payload.body);

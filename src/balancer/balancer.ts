@@ -65,6 +65,8 @@ export interface BalancerHandle extends EventEmitter<BalancerEvents> {
   checkHealth(): Promise<void>;
   /** Another worker's circuit for `server` opened or closed: this process follows (workers only). */
   followCircuit(server: string, open: boolean): void;
+  /** Resolves once the last change is in force wherever traffic is served (at once for one process). */
+  settled(): Promise<void>;
   /** This process's own snapshot and history (the admin API's may be a primary's sum over its workers). */
   stats(): StatsSnapshot;
   history(sinceEventId?: number): HistoryResponse;
@@ -111,7 +113,7 @@ export interface WorkerSeed {
 }
 
 /** The admin API's read-only views; the primary replaces them with its workers' merged ones. */
-export type AdminViews = Pick<AdminTarget, 'stats' | 'history' | 'metrics'>;
+export type AdminViews = Pick<AdminTarget, 'stats' | 'history' | 'metrics' | 'settled'>;
 
 export interface StartOptions {
   logger?: Logger;
@@ -414,6 +416,7 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
     metricsJson: () => metrics.registry.getMetricsAsJSON(),
     stats: snapshot,
     history: localViews.history,
+    settled: async () => admin.settled?.(),
     reload: (next: BalancerConfig): ReloadReport => control.apply({ type: 'applyConfig', config: next }),
     close,
   });

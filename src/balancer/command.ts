@@ -61,6 +61,8 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
         try {
           const next = await load();
           const r = balancer.reload(next);
+          // With --workers, logged once every worker runs the new config.
+          await balancer.settled();
           logger.info(`reloaded (${why}): ${describeReport(r)}`);
           if (r.needsRestart.length) logger.warn(`changed but only applied on restart: ${r.needsRestart.join(', ')}`);
         } catch (err) {

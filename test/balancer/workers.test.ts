@@ -253,7 +253,7 @@ describe('--workers: bad values', () => {
     expect(stderr.trim().split('\n')).toHaveLength(1);
   });
 
-  it('a traffic port in use is one line, exit 1, and no worker is left behind', async () => {
+  it('a traffic port in use is one line, exit 1 (the primary exits: it stopped its workers)', async () => {
     const [taken] = await scope.startServers(1);
     const { code, stderr } = await runLb(['serve', '--workers', '2', '--port', String(taken!.port), '--host', '127.0.0.1', '--admin-port', '0']);
     expect(code).toBe(1);

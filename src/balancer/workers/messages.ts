@@ -20,6 +20,8 @@ export type ToWorker =
   /** Another worker's breaker opened or closed for this server. */
   | { type: 'circuit'; server: string; open: boolean }
   | { type: 'report'; id: number; metrics: boolean }
+  /** Answered with `pong` once every message before it was applied (IPC keeps the order). */
+  | { type: 'ping'; id: number }
   | { type: 'shutdown' };
 
 /** Data-path observations a worker reports; the primary records each once and relays circuits. */
@@ -31,7 +33,8 @@ export type FromWorker =
   | { type: 'listening'; port: number; url: string }
   | { type: 'start-failed'; code: LbErrorCode | null; message: string }
   | { type: 'observed'; event: BalancerEventType; server: string; detail: string }
-  | { type: 'report'; id: number; report: WorkerReport };
+  | { type: 'report'; id: number; report: WorkerReport }
+  | { type: 'pong'; id: number };
 
 /** One server's latency as a worker measured it: all time, and the last minute. */
 export interface ServerLatency {

@@ -13,7 +13,6 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { AggregatorRegistry } from 'prom-client';
 import type { AlgorithmName, WorkerSnapshot } from '../../shared/api-types.js';
@@ -54,6 +53,8 @@ export interface PrimaryHandle {
   readonly pool: ServerPool;
   algorithm(): AlgorithmName;
   reload(next: BalancerConfig): ReloadReport;
+  /** Resolves once every worker applied the changes made so far. */
+  settled(): Promise<void>;
   workers(): WorkerSnapshot[];
   close(): Promise<void>;
 }
@@ -87,6 +88,7 @@ export async function startPrimary(config: BalancerConfig, options: PrimaryOptio
   let closing = false;
   let nextReportId = 1;
   const waiting = new Map<number, (report: WorkerReport) => void>();
+  const pongs = new Map<number, () => void>();
 
   // Before the primary's own control plane exists, workers start from the state file, as it will.
   const savedRuntime = config.stateFile === null ? null : await readStateFile(config.stateFile);
@@ -121,6 +123,9 @@ export async function startPrimary(config: BalancerConfig, options: PrimaryOptio
         waiting.get(message.id)?.(message.report);
         return;
       }
+      case 'pong':
+        pongs.get(message.id)?.();
+        return;
       case 'observed': {
         const server = balancer?.pool.get(message.server);
         if (server === undefined || balancer === null || !RELAYED_EVENTS.has(message.event)) return;
@@ -249,7 +254,30 @@ export async function startPrimary(config: BalancerConfig, options: PrimaryOptio
       restarts: slot.restarts,
     }));
 
+  /** Every running worker has applied every command sent so far (or did not answer within the timeout). */
+  const settled = async (): Promise<void> => {
+    await Promise.all(
+      slots
+        .filter((s) => s.seeded && s.worker !== null)
+        .map(
+          (slot) =>
+            new Promise<void>((resolve) => {
+              const id = nextReportId++;
+              const done = (): void => {
+                clearTimeout(timer);
+                pongs.delete(id);
+                resolve();
+              };
+              const timer = setTimeout(done, REPORT_TIMEOUT_MS);
+              pongs.set(id, done);
+              send(slot, { type: 'ping', id });
+            }),
+        ),
+    );
+  };
+
   const views = (local: AdminViews): AdminViews => ({
+    settled,
     stats: async () => mergeStats(await local.stats(), await reports(), workerSnapshots()),
     history: async (since) => {
       const own = await local.history(since);
@@ -293,6 +321,7 @@ export async function startPrimary(config: BalancerConfig, options: PrimaryOptio
     pool: handle.pool,
     algorithm: () => handle.algorithm(),
     reload: (next) => handle.reload(next),
+    settled,
     workers: workerSnapshots,
     close: () =>
       (closed ??= (async () => {
@@ -309,7 +338,8 @@ async function stopWorkers(slots: Slot[], timeoutMs: number): Promise<void> {
     slots.map(async (slot) => {
       const worker = slot.worker;
       if (worker === null || worker.isDead()) return;
-      const exited = once(worker, 'exit');
+      // Not events.once: it would reject on the EPIPE 'error' a send to an exiting worker emits.
+      const exited = new Promise((resolve) => worker.once('exit', resolve));
       try {
         worker.send({ type: 'shutdown' } satisfies ToWorker);
       } catch {

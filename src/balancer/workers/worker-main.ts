@@ -75,6 +75,9 @@ async function handle(running: BalancerHandle, message: ToWorker): Promise<void>
     case 'report':
       tell({ type: 'report', id: message.id, report: await report(running, message.metrics) });
       return;
+    case 'ping':
+      tell({ type: 'pong', id: message.id });
+      return;
     case 'shutdown':
       await stop();
       return;
