@@ -10,6 +10,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type {
   AlgorithmName,
+  ClusterResponse,
   LoadTestSpec,
   LoadTestStatus,
   HealthResponse,
@@ -58,6 +59,8 @@ export interface AdminTarget {
   settled?(): Promise<void>;
   /** The dashboard's built-in tests; null when the process was started without them. */
   loadTests: LoadTestControl | null;
+  /** The cluster's live instances; null when the instance stands alone (no `--store`). */
+  cluster?: (() => ClusterResponse) | null;
 }
 
 /** The built-in tests as the admin API drives them (the load runner behind it is wired by `lb serve`). */
@@ -145,6 +148,15 @@ const ROUTES: Route[] = [
   { pattern: /^\/api\/stats$/, methods: { GET: async (t) => [200, seedStatsOf(await t.stats())] } },
   { pattern: /^\/lb\/history$/, methods: { GET: async (t, _body, _param, query) => [200, await t.history(sinceOf(query))] } },
   { pattern: /^\/lb\/config$/, methods: { GET: (t) => [200, t.config()] } },
+  {
+    pattern: /^\/lb\/cluster$/,
+    methods: {
+      GET: (t) => {
+        if (t.cluster == null) throw new LbError('LB_NOT_FOUND', 'this instance is not part of a cluster (start it with --store redis://host:port)');
+        return [200, t.cluster()];
+      },
+    },
+  },
   { pattern: /^\/(?:api\/)?health$/, methods: { GET: (t) => [200, t.health()] } },
   { pattern: /^\/metrics$/, methods: { GET: async (t) => [200, await t.metrics()] } },
   {

@@ -304,6 +304,7 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
   });
 
   let url = '';
+  let adminUrl = '';
   const snapshot = (): StatsSnapshot => ({
     version: VERSION,
     algorithm: control.algorithm.name,
@@ -352,6 +353,9 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
     reset: () => control.apply({ type: 'reset' }),
     config: () => configView(control.fileConfig, pool.servers, control.algorithm.name),
   };
+  // --store: this instance shares its configuration, health verdicts and sticky key with a cluster.
+  // With --workers only the primary joins the cluster; its workers replay what it applies.
+  const store = config.store.url === null || role === 'worker' ? null : await (await import('./store/index.js')).attachStore({ control, config, logger, admin, sticky, adminUrl: () => adminUrl });
   const adminServer = createServer(
     { headersTimeout: config.limits.clientHeaderTimeoutMs },
     createAdminHandler(admin, { token: config.adminToken, logger, corsOrigins: config.adminCors, adminHost: config.adminHost }),
@@ -361,6 +365,7 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
     if (role !== 'primary') await listen(traffic, config.port, config.host, 'traffic');
     if (role !== 'worker') await listen(adminServer, config.adminPort, config.adminHost, 'admin');
   } catch (err) {
+    await store?.close();
     traffic.close();
     adminServer.close();
     await upstreams.closeAll(0);
@@ -372,11 +377,13 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
   const adminPort = role === 'worker' ? 0 : (adminServer.address() as AddressInfo).port;
   url = options.primary?.url ?? `${scheme}://${displayHost(config.host)}:${port}`;
   admin.loadTests = options.loadTests?.(url) ?? null;
-  const adminUrl = role === 'worker' ? '' : `http://${displayHost(config.adminHost)}:${adminPort}`;
+  adminUrl = role === 'worker' ? '' : `http://${displayHost(config.adminHost)}:${adminPort}`;
 
   let closing: Promise<void> | null = null;
   const close = (): Promise<void> =>
     (closing ??= (async () => {
+      // First: the other instances see this one leave at once.
+      await store?.close();
       traffic.close();
       adminServer.close();
       await checker?.close();

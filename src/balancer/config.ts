@@ -29,7 +29,8 @@ import type { HealthCheckConfig } from './health/active.js';
 import type { CircuitBreakerConfig } from './health/passive.js';
 import type { StickyConfig } from './sticky.js';
 import type { ConsistentHashConfig } from './algorithms/consistent-hash.js';
-export type { HealthCheckConfig, CircuitBreakerConfig, StickyConfig, ConsistentHashConfig };
+import type { StoreConfig } from './store/redis-url.js';
+export type { HealthCheckConfig, CircuitBreakerConfig, StickyConfig, ConsistentHashConfig, StoreConfig };
 
 export type HashFunctionName = (typeof HASH_FUNCTIONS)[number];
 
@@ -109,6 +110,8 @@ export interface BalancerConfig {
   serversFile: string | null;
   /** Runtime changes are saved here and restored at start (`--state-file`); null = not kept across restarts. */
   stateFile: string | null;
+  /** Several instances sharing state through Redis (store/); url null = this instance stands alone. */
+  store: StoreConfig;
   /** Unknown keys and other things worth a line in the log, never fatal. */
   warnings: string[];
 }
@@ -125,6 +128,7 @@ export const DEFAULT_CONFIG: Omit<BalancerConfig, 'servers' | 'serversFile' | 'w
     sticky: {},
     tls: {},
     rateLimit: {},
+    store: {},
   } as BalancerConfig;
   for (const s of SETTINGS as readonly Setting[]) s.set(config, structuredClone(s.default));
   return config;
@@ -162,7 +166,7 @@ export function bool(value: unknown, path: string): boolean {
   return value;
 }
 
-const MAX_SERVERS = 10_000;
+export const MAX_SERVERS = 10_000;
 export { MAX_WEIGHT };
 
 /** Validates one server entry: `{host, port, weight?, name?}` or `{url}` (as the bench harness writes). */

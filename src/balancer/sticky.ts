@@ -42,7 +42,7 @@ const IP_RING_POINTS = 160;
 
 export class StickySessions {
   readonly #config: StickyConfig;
-  readonly #secret: Buffer;
+  #secret: Buffer;
   readonly #nowMs: () => number;
   /** session id (cookie) or client IP (ip mode) -> last seen; Map order is least recently seen first. */
   readonly #sessions = new Map<string, number>();
@@ -61,6 +61,15 @@ export class StickySessions {
 
   get mode(): StickyConfig['mode'] {
     return this.#config.mode;
+  }
+
+  /**
+   * Another HMAC key from now on (a cluster's shared one, read from the store at start): cookies signed
+   * with it route on every instance of the cluster. Cookies issued before point nowhere and are re-set.
+   */
+  useSecret(secret: string): void {
+    this.#secret = Buffer.from(secret);
+    if (this.#builtFor !== null) this.rebuild(this.#builtFor);
   }
 
   rebuild(servers: readonly Server[]): void {

@@ -162,6 +162,57 @@ export interface StatsSnapshot {
   servers: ServerSnapshot[];
   /** With `--workers`: the processes behind the totals (absent when one process serves). */
   workers?: WorkerSnapshot[];
+  /** Present when the instance is part of a cluster (`--store`). */
+  cluster?: ClusterHealthView;
+}
+
+/** `GET /lb/cluster` (instances started with `--store`): the live instances of the cluster and their totals. */
+export interface ClusterInstance {
+  id: string;
+  /** This instance (the one answering). */
+  self: boolean;
+  url: string;
+  adminUrl: string;
+  version: string;
+  uptimeSeconds: number;
+  /** The shared configuration version it runs. */
+  configVersion: string;
+  requests: number;
+  failures: number;
+  activeRequests: number;
+  requestsPerSecond: number;
+  /** Servers its own health checks see down. */
+  serversDown: string[];
+}
+
+export interface ClusterResponse {
+  cluster: string;
+  store: {
+    /** The Redis URL, password redacted. */
+    url: string;
+    connected: boolean;
+    configVersion: string;
+    /** Local changes not yet written (bounded). */
+    pendingChanges: number;
+    writes: number;
+    /** Compare-and-set writes that lost to another instance's and were merged again. */
+    conflicts: number;
+    reconnects: number;
+    lastError: string | null;
+    /** When the instance list was last read; it goes stale while the store is away. */
+    refreshedAt: string | null;
+  };
+  instances: ClusterInstance[];
+  totals: { instances: number; requests: number; failures: number; activeRequests: number; requestsPerSecond: number };
+}
+
+/** In `/lb/stats` of an instance with `--store`: how many live instances' checks see each server up. */
+export interface ClusterHealthView {
+  cluster: string;
+  instances: number;
+  quorum: number;
+  /** Server id -> live instances that see it up. */
+  seenUp: Record<string, number>;
 }
 
 export interface HistoryEntry {
@@ -192,7 +243,13 @@ export type BalancerEventType =
   | 'max-conns-changed'
   | 'algorithm-switched'
   | 'counters-reset'
-  | 'config-reloaded';
+  | 'config-reloaded'
+  /** Cluster (`--store`): another instance's heartbeat appeared, or stopped for more than 3 s. */
+  | 'instance-joined'
+  | 'instance-left'
+  /** Cluster: the store (Redis) went away, or came back and this instance resynced. */
+  | 'store-lost'
+  | 'store-resynced';
 
 export interface BalancerEvent {
   /** Increases by one per event of this process: `GET /lb/history?since=<id>` returns only newer ones. */

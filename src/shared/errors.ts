@@ -33,7 +33,8 @@ export type LbErrorCode =
   | 'LB_QUEUE_TIMEOUT'
   | 'LB_UPSTREAM_CONNECT'
   | 'LB_UPSTREAM_ERROR'
-  | 'LB_UPSTREAM_TIMEOUT';
+  | 'LB_UPSTREAM_TIMEOUT'
+  | 'LB_STORE_UNAVAILABLE';
 
 const HTTP_STATUS: Record<LbErrorCode, number> = {
   LB_USAGE: 400,
@@ -68,6 +69,9 @@ const HTTP_STATUS: Record<LbErrorCode, number> = {
   LB_UPSTREAM_CONNECT: 502,
   LB_UPSTREAM_ERROR: 502,
   LB_UPSTREAM_TIMEOUT: 504,
+  // A cluster change while the shared store (Redis) is away: refused rather than applied on one
+  // instance only; traffic keeps flowing on the last known state.
+  LB_STORE_UNAVAILABLE: 503,
 };
 
 /**

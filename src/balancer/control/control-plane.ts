@@ -36,7 +36,10 @@ export interface ControlPlaneEvents {
   change: [ChangeEvent];
   /** The runtime changes (what `--state-file` saves) are different now. */
   runtime: [RuntimeSnapshot];
-  /** A command took effect (refused ones do not): what `--workers` replays in every worker, in this order. */
+  /**
+   * A command took effect (refused or held ones do not), after its change events: what `--workers` replays
+   * in every worker, in this order, and what a cluster store (`--store`) replicates.
+   */
   applied: [Command];
 }
 
@@ -47,6 +50,13 @@ export interface ControlPlaneHooks {
   configApplied(next: BalancerConfig, previous: BalancerConfig, healthCheckChanged: boolean): void;
 }
 
+/**
+ * Looks at every command before it applies (the cluster store installs one): throws to refuse it (a
+ * cluster change while the store is away), returns false to hold it (a health verdict waiting for its
+ * quorum; only `setHealth` may be held), true to let it apply.
+ */
+export type CommandGate = (command: Command) => boolean;
+
 export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
   readonly pool: ServerPool;
   readonly #algorithmOptions: AlgorithmOptions;
@@ -55,6 +65,7 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
   #algorithm: BalancingAlgorithm;
   #file: BalancerConfig;
   #nextEventId = 1;
+  #gate: CommandGate | null = null;
 
   constructor(pool: ServerPool, config: BalancerConfig, algorithmOptions: AlgorithmOptions, hooks: ControlPlaneHooks) {
     super();
@@ -82,9 +93,29 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
   }
 
   apply<C extends Command>(command: C): CommandResults[C['type']] {
+    if (this.#gate !== null && !this.#gate(command)) {
+      if (command.type !== 'setHealth') throw new LbError('LB_INTERNAL', `a ${command.type} command cannot be held`);
+      return this.pool.require(command.server) as CommandResults[C['type']];
+    }
     const result = this.#apply(command) as CommandResults[C['type']];
     this.emit('applied', command);
     return result;
+  }
+
+  /** Applies a command without asking the gate (the gate's owner applying what it decided or received). */
+  applyUngated<C extends Command>(command: C): CommandResults[C['type']] {
+    const gate = this.#gate;
+    this.#gate = null;
+    try {
+      return this.apply(command);
+    } finally {
+      this.#gate = gate;
+    }
+  }
+
+  /** One gate at a time; null removes it. */
+  setGate(gate: CommandGate | null): void {
+    this.#gate = gate;
   }
 
   /** A data-path observation (circuit transitions, refused ejections) into the change stream. */

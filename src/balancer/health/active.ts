@@ -26,6 +26,8 @@ export interface HealthCheckConfig {
   expectedStatus: { min: number; max: number };
   /** Servers start in rotation before their first check, as nginx and Traefik do. */
   startHealthy: boolean;
+  /** With a store: live instances that must see a server down before it leaves rotation; 0 = own checks only. */
+  quorum: number;
 }
 
 export interface ProbeResult {

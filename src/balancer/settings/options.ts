@@ -16,6 +16,7 @@ const GROUP_OF_SECTION: Record<string, string> = {
   consistent_hash: 'Hashing and sessions:',
   sticky_sessions: 'Hashing and sessions:',
   tls: 'TLS:',
+  store: 'Cluster (several instances):',
 };
 
 function optionOf(s: Setting): Options {

@@ -13,6 +13,7 @@ import type { BalancerConfig } from '../config.js';
 import { checkHost } from '../edge/server-address.js';
 import { formatHashKey, HASH_KEY_HELP, parseHashKey, type HashKeySpec } from '../hash-key.js';
 import { bool, duration, int, list, num, oneOf, optional, SettingProblem, text, type Kind } from './kinds.js';
+import { parseClusterName, parseRedisUrl, redactedUrl, REDIS_URL_HELP } from '../store/redis-url.js';
 
 export const HASH_FUNCTIONS = ['fnv1a', 'djb2', 'md5', 'sha1'] as const;
 export const STICKY_MODES = ['off', 'cookie', 'ip'] as const;
@@ -89,6 +90,10 @@ const secret = text('a non-empty secret', (v) => {
   if (v.length > 4096) throw new SettingProblem('must be at most 4096 characters');
   return v;
 }, () => '<secret>');
+
+// Checked whole at start (a bad URL is a one-line error); the password is never shown back.
+const redisUrl = text(REDIS_URL_HELP, (v) => parseRedisUrl(v).url, redactedUrl, redactedUrl);
+const clusterName = text('1-64 letters, digits, -, _ or .', parseClusterName);
 
 const listenHost = text('an interface address or host name', (v) => {
   if (v.length > 253 || /[\s/?#@]/.test(v)) throw new SettingProblem(`must be an interface address or host name, got ${JSON.stringify(v)}`);
@@ -171,6 +176,7 @@ export const SETTINGS = [
   setting({ file: 'health_check.rise', flag: 'health-rise', kind: int(1, 100), default: 2, live: true, help: 'passed checks in a row that bring it back', get: (c) => c.healthCheck.rise, set: (c, v) => (c.healthCheck.rise = v) }),
   setting({ file: 'health_check.expected_status', flag: 'health-status', kind: statusRangeKind, default: { min: 200, max: 399 }, live: true, help: 'statuses that pass', get: (c) => c.healthCheck.expectedStatus, set: (c, v) => (c.healthCheck.expectedStatus = v) }),
   setting({ file: 'health_check.start_healthy', flag: 'health-start-healthy', kind: bool, default: true, live: true, help: 'servers take traffic before their first check (nginx, Traefik)', get: (c) => c.healthCheck.startHealthy, set: (c, v) => (c.healthCheck.startHealthy = v) }),
+  setting({ file: 'health_check.quorum', flag: 'health-quorum', kind: int(0, 1000), default: 0, live: false, help: 'with --store: a server leaves rotation only when this many live instances see it down (0 = each instance goes by its own checks)', get: (c) => c.healthCheck.quorum, set: (c, v) => (c.healthCheck.quorum = v) }),
   setting({ file: 'circuit_breaker.enabled', flag: 'circuit-breaker', kind: bool, default: true, live: false, help: 'passive health: eject a server after consecutive failures', get: (c) => c.circuitBreaker.enabled, set: (c, v) => (c.circuitBreaker.enabled = v) }),
   setting({ file: 'circuit_breaker.fail_threshold', flag: 'breaker-failures', kind: int(1, 1000), default: 3, live: false, help: 'consecutive failures (connect errors, resets, timeouts, 5xx) that open a circuit', get: (c) => c.circuitBreaker.failThreshold, set: (c, v) => (c.circuitBreaker.failThreshold = v) }),
   setting({ file: 'circuit_breaker.open_time', flag: 'breaker-open-time', kind: duration(10, 3_600_000), default: 5_000, live: false, help: 'how long a circuit stays open before one trial request', get: (c) => c.circuitBreaker.openTimeMs, set: (c, v) => (c.circuitBreaker.openTimeMs = v) }),
@@ -184,6 +190,9 @@ export const SETTINGS = [
   setting({ file: 'sticky_sessions.ttl', flag: 'sticky-ttl', kind: duration(1000, 31_536_000_000), default: 1_800_000, live: false, help: 'cookie Max-Age and session idle timeout', get: (c) => c.sticky.ttlMs, set: (c, v) => (c.sticky.ttlMs = v) }),
   setting({ file: 'sticky_sessions.secret', flag: 'sticky-secret', kind: optional(secret), default: null, live: false, help: 'HMAC key of the sticky cookie; set it so several instances accept each other\'s cookies', shownDefault: 'random', get: (c) => c.sticky.secret, set: (c, v) => (c.sticky.secret = v) }),
   setting({ file: 'sticky_sessions.max_sessions', flag: 'sticky-max-sessions', kind: int(1, 10_000_000), default: 100_000, live: false, help: 'sessions tracked at once', get: (c) => c.sticky.maxSessions, set: (c, v) => (c.sticky.maxSessions = v) }),
+  // ---- several instances ----
+  setting({ file: 'store.url', flag: 'store', kind: optional(redisUrl), default: null, live: false, help: 'share servers, weights, drain, the algorithm, health verdicts and the sticky secret with other instances through this Redis', shownDefault: 'none', get: (c) => c.store.url, set: (c, v) => (c.store.url = v) }),
+  setting({ file: 'store.cluster', flag: 'cluster', kind: clusterName, default: 'lb', live: false, help: "the cluster's name in the store (its keys' prefix): instances with the same --store and --cluster share state", get: (c) => c.store.cluster, set: (c, v) => (c.store.cluster = v) }),
   // ---- TLS ----
   setting({ file: 'tls.cert', flag: 'tls-cert', kind: optional(path('a PEM file')), default: null, live: false, help: 'PEM certificate (chain): serve HTTPS on the traffic port', shownDefault: 'none', get: (c) => c.tls.certFile, set: (c, v) => (c.tls.certFile = v) }),
   setting({ file: 'tls.key', flag: 'tls-key', kind: optional(path('a PEM file')), default: null, live: false, help: 'PEM private key for --tls-cert', shownDefault: 'none', get: (c) => c.tls.keyFile, set: (c, v) => (c.tls.keyFile = v) }),
