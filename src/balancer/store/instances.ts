@@ -1,5 +1,5 @@
 /**
- * The cluster's live instances: each one writes a heartbeat every second (a key with a 2.5 s TTL, plus
+ * The cluster's live instances: each one writes a heartbeat every second (a key with a 2.2 s TTL, plus
  * its id in a trimmed sorted set), and reads the others' every half second. An instance whose key has
  * expired is gone: another instance notices within 3 s of its last heartbeat and says so (an event).
  * A clean shutdown deletes its key, so it leaves at once.
@@ -12,7 +12,7 @@ import { isObject } from '../config.js';
 import type { StoreConnection } from './connection.js';
 
 export const HEARTBEAT_INTERVAL_MS = 1_000;
-export const HEARTBEAT_TTL_MS = 2_500;
+export const HEARTBEAT_TTL_MS = 2_200;
 export const REFRESH_INTERVAL_MS = 500;
 /** Instances read per refresh: a cluster bigger than this is not what this registry is for. */
 export const MAX_INSTANCES = 200;
