@@ -248,7 +248,7 @@ describe('lb serve --store: Redis goes away and comes back', () => {
 });
 
 describe('lb serve --store: bad settings', () => {
-  it.each([
+  it.each<{ title: string; args: string[]; env: Record<string, string>; code: number; message: RegExp }>([
     { title: '--store http://127.0.0.1:6379', args: ['--store', 'http://127.0.0.1:6379'], env: {}, code: 2, message: /^lb: --store: must be a redis:\/\/ URL .*scheme http is not redis/ },
     { title: '--store redis://host/db-name', args: ['--store', 'redis://127.0.0.1/zero'], env: {}, code: 2, message: /^lb: --store: .*the path is a database number/ },
     { title: '--cluster with a space', args: ['--cluster', 'a b'], env: {}, code: 2, message: /^lb: --cluster: must be 1-64 letters/ },
