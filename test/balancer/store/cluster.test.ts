@@ -33,10 +33,11 @@ interface Instance {
 
 const cluster = (): string => `t-${randomBytes(4).toString('hex')}`;
 
+/** `extra` replaces `--no-health-check` when it turns health checks on. */
 async function startInstance(store: string, name: string, servers: TestServerHandle[], extra: string[] = []): Promise<Instance> {
   const file = join(await tempDir(), 'servers.json');
   await writeFile(file, JSON.stringify(servers.map((s) => ({ host: '127.0.0.1', port: s.port, name: s.name }))));
-  const proc = scope.spawnLb(['serve', '--servers', file, '--host', '127.0.0.1', '--port', '0', '--admin-port', '0', '--no-health-check', '--store', store, '--cluster', name, ...extra]);
+  const proc = scope.spawnLb(['serve', '--servers', file, '--host', '127.0.0.1', '--port', '0', '--admin-port', '0', ...(extra.includes('--health-check') ? [] : ['--no-health-check']), '--store', store, '--cluster', name, ...extra]);
   const match = await proc.waitForOutput(/lb serve: (\S+) -> [^\n]*\nadmin API: (\S+)\/lb\/stats/);
   return { url: match[1]!, admin: match[2]!, kill: () => proc.stop('SIGKILL'), stderr: () => proc.stderr() };
 }
@@ -200,6 +201,45 @@ describe('lb serve --store: several instances, one configuration', () => {
     expect(settled.s2).toBe(last.s2);
     expect(settled.s3).toBe(last.s3);
     expect(last.s1Options).toContain(settled.s1);
+  });
+});
+
+describe('lb serve --store: health verdicts', () => {
+  // A sees s2 fail its /health; B probes a path s2 always answers: a partition, as far as checks go.
+  const checks = (path: string, quorum: number): string[] => ['--health-check', '--health-path', path, '--health-interval', '100ms', '--health-fall', '2', '--health-rise', '1', '--health-quorum', String(quorum)];
+  const stateOf = async (i: Instance, id: string): Promise<string | undefined> => (await stats(i)).servers.find((s) => s.id === id)?.state;
+
+  it('each instance goes by its own checks, and /lb/stats shows how many instances see each server up', async () => {
+    const [s1, s2] = await scope.startServers(2);
+    const name = cluster();
+    const a = await startInstance(redis.url, name, [s1!, s2!], checks('/health', 0));
+    const b = await startInstance(redis.url, name, [s1!, s2!], checks('/other', 0));
+    await waitFor('both instances listed', async () => (await stats(a)).cluster?.instances === 2 && (await stats(b)).cluster?.instances === 2);
+    expect((await stats(a)).cluster?.seenUp).toEqual({ s1: 2, s2: 2 });
+    await fetch(`${s2!.url}/control?healthy=false`);
+    await waitFor('A takes s2 out', async () => (await stateOf(a, 's2')) === 'down');
+    await waitFor('B sees that A sees s2 down', async () => (await stats(b)).cluster?.seenUp.s2 === 1);
+    expect(await stateOf(b, 's2')).toBe('up');
+    expect((await stats(a)).cluster?.seenUp).toEqual({ s1: 2, s2: 1 });
+  });
+
+  it('health_check.quorum 2: a server leaves rotation only when 2 instances see it down', async () => {
+    const [s1, s2] = await scope.startServers(2);
+    const name = cluster();
+    const a = await startInstance(redis.url, name, [s1!, s2!], checks('/health', 2));
+    const b = await startInstance(redis.url, name, [s1!, s2!], checks('/other', 2));
+    await waitFor('both instances listed', async () => (await stats(a)).cluster?.instances === 2 && (await stats(b)).cluster?.instances === 2);
+    await fetch(`${s2!.url}/control?healthy=false`);
+    await waitFor('A publishes its verdict', async () => (await stats(b)).cluster?.seenUp.s2 === 1);
+    // One of two sees it down: still in rotation on A too, and A still sends it requests.
+    expect(await stateOf(a, 's2')).toBe('up');
+    const routed = new Set<string | null>();
+    for (let i = 0; i < 4; i++) routed.add((await servedBy(a.url)).server);
+    expect(routed.has('s2')).toBe(true);
+    // Now B's checks fail too (s2 stops answering at all): 2 of 2, out on both.
+    await s2!.close();
+    await waitFor('s2 out on both', async () => (await stateOf(a, 's2')) === 'down' && (await stateOf(b, 's2')) === 'down');
+    expect((await json<HistoryResponse>(`${a.admin}/lb/history`)).body.events.find((e) => e.type === 'server-down' && e.server === 's2')?.detail).toMatch(/2 of 2 instance\(s\) see it down \(quorum 2\)/);
   });
 });
 
