@@ -17,7 +17,7 @@ export const loadtestCommand: CommandModule<object, LoadtestArgs> = {
   describe: 'load a balancer and report latency, status codes and how the load spread across its servers',
   builder: (yargs: Argv) =>
     yargs
-      .option('url', stringOption('url', 'target URL', DEFAULT_URL))
+      .option('url', { type: 'string', array: true, describe: `target URL; repeat it for several entry points (a cluster's instances), sent to in turn [default: ${DEFAULT_URL}]`, requiresArg: true })
       .option('requests', numberOption('requests', 'requests to send', { min: 1, max: 10_000_000, integer: true }, '100'))
       .option('duration', stringOption('duration', 'run for this long instead of a count: 30s, 500ms, 2m'))
       .option('concurrent', numberOption('concurrent', 'virtual clients (most requests in flight)', { min: 1, max: 10_000, integer: true }, '10'))
@@ -41,6 +41,7 @@ export const loadtestCommand: CommandModule<object, LoadtestArgs> = {
       .alias('q', 'rate')
       .example('$0 loadtest --requests 50 --concurrent 5', 'or: -n 50 -c 5')
       .example('$0 loadtest --duration 30s --concurrent 50 --timeline', 'a stress test; watch a failover second by second')
+      .example('$0 loadtest --url http://127.0.0.1:8080 --url http://127.0.0.1:9080 --duration 30s --timeline', 'a cluster: each instance in turn, reported per entry point')
       .example('$0 loadtest --rate 500 --duration 10s --fail-on "p99>200ms" --fail-on "error-rate>1%"', 'a CI gate') as unknown as Argv<LoadtestArgs>,
   handler: async (args: ArgumentsCamelCase<LoadtestArgs>) => {
     const { runLoadtest } = await import('./run.js');

@@ -7,7 +7,8 @@ import { LbError } from '../shared/errors.js';
 import type { LoadOptions } from './runner.js';
 
 export interface LoadtestFlags {
-  url?: string;
+  /** One URL, or several entry points (a cluster's instances). */
+  url?: string | string[];
   requests?: number;
   duration?: string;
   concurrent?: number;
@@ -28,6 +29,8 @@ const MAX_REQUESTS = 10_000_000;
 const MAX_DURATION_MS = 3_600_000;
 const MAX_BODY_BYTES = 64 * 1024 * 1024;
 const MAX_PATHS = 10_000;
+/** Entry points of one run (each gets its own connection pool). */
+const MAX_URLS = 64;
 
 const usage = (message: string): LbError => new LbError('LB_USAGE', message);
 
@@ -84,7 +87,12 @@ async function parsePaths(values: string[]): Promise<string[]> {
 }
 
 export async function toLoadOptions(flags: LoadtestFlags): Promise<LoadOptions> {
-  const url = parseTarget(flags.url ?? DEFAULT_URL);
+  const given = flags.url === undefined ? [DEFAULT_URL] : Array.isArray(flags.url) ? flags.url : [flags.url];
+  if (given.length > MAX_URLS) throw usage(`--url: at most ${MAX_URLS} entry points, got ${given.length}`);
+  const urls = given.map(parseTarget);
+  const twice = urls.find((u, i) => urls.findIndex((v) => v.href === u.href) !== i);
+  if (twice !== undefined) throw usage(`--url ${twice.href} given twice`);
+  const url = urls[0]!;
   if (flags.requests !== undefined && flags.duration !== undefined) throw usage('give --requests or --duration, not both');
   if (flags.body !== undefined && flags.bodyFile !== undefined) throw usage('give --body or --body-file, not both');
   const durationMs = flags.duration !== undefined ? parseDuration(flags.duration, '--duration') : null;
@@ -106,6 +114,7 @@ export async function toLoadOptions(flags: LoadtestFlags): Promise<LoadOptions> 
   if (!/^[A-Z]+$/.test(method)) throw usage(`--method must be an HTTP method like GET or POST, got ${JSON.stringify(flags.method)}`);
   return {
     url,
+    ...(urls.length > 1 ? { entryPoints: urls } : {}),
     requests,
     durationMs,
     concurrency: flags.concurrent ?? 10,

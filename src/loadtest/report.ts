@@ -42,6 +42,8 @@ export interface Summary {
   servers: ServerShare[];
   /** Per path when --path spreads requests over several; null otherwise. */
   paths: Array<{ path: string; requests: number; failures: number; meanMs: number; p50Ms: number; p99Ms: number }> | null;
+  /** Per entry point when `--url` names several (a cluster's instances); null otherwise. */
+  entryPoints: Array<{ url: string; requests: number; failures: number; meanMs: number; p50Ms: number; p99Ms: number }> | null;
   unattributed: number;
   fairness: { maxMinRatio: number; jainIndex: number; againstWeights: boolean } | null;
   stickiness: { clients: number; violations: number } | null;
@@ -109,6 +111,17 @@ export function summarize(run: RunResult, description: RunDescription, weights: 
         ? null
         : [...run.paths].map(([path, t]) => ({
             path,
+            requests: t.requests,
+            failures: t.failures,
+            meanMs: round(t.latency.summary().meanMs),
+            p50Ms: round(t.latency.percentileMs(50)),
+            p99Ms: round(t.latency.percentileMs(99)),
+          })),
+    entryPoints:
+      run.entryPoints === null
+        ? null
+        : [...run.entryPoints].map(([url, t]) => ({
+            url,
             requests: t.requests,
             failures: t.failures,
             meanMs: round(t.latency.summary().meanMs),
@@ -276,6 +289,10 @@ export function formatSummary(s: Summary): string {
     if (s.unattributed > 0) lines.push(`  ${s.unattributed} answers named no server`);
   } else if (s.requests.completed > 0) {
     lines.push('', 'Distribution across servers: no answer carried x-lb-server (or a JSON "server" field)');
+  }
+  if (s.entryPoints !== null && s.entryPoints.length > 0) {
+    lines.push('', 'By entry point');
+    lines.push(...table([['url', 'requests', 'failures', 'mean', 'p50', 'p99'], ...s.entryPoints.map((e) => [e.url, String(e.requests), String(e.failures), ms(e.meanMs), ms(e.p50Ms), ms(e.p99Ms)])]));
   }
   if (s.paths !== null && s.paths.length > 0) {
     lines.push('', 'By path');

@@ -15,12 +15,13 @@ import { LoadRun } from './runner.js';
 export async function runLoadtest(args: LoadtestArgs): Promise<void> {
   const options = await toLoadOptions(args);
   const thresholds = (args.failOn ?? []).map(parseThreshold);
-  const hostname = options.url.hostname.replace(/^\[|\]$/g, '');
-  if (isIP(hostname) === 0) {
+  for (const target of options.entryPoints ?? [options.url]) {
+    const hostname = target.hostname.replace(/^\[|\]$/g, '');
+    if (isIP(hostname) !== 0) continue;
     try {
       await lookup(hostname);
     } catch {
-      throw new LbError('LB_TARGET_UNREACHABLE', `cannot resolve ${hostname} (from --url ${options.url.href})`);
+      throw new LbError('LB_TARGET_UNREACHABLE', `cannot resolve ${hostname} (from --url ${target.href})`);
     }
   }
   const weights = args.adminUrl === undefined ? null : await readWeights(args.adminUrl);
@@ -47,10 +48,11 @@ export async function runLoadtest(args: LoadtestArgs): Promise<void> {
     const what = kind === 'connect refused' || kind === 'dns' ? `cannot connect to ${options.url.origin}: ${kind}` : `every request to ${options.url.origin} failed: ${kind}${hint}`;
     throw new LbError('LB_TARGET_UNREACHABLE', `${what} (${count} of ${result.issued} requests)`);
   }
-  const summary = summarize(result, { target: options.url.href, method: options.method, concurrency: options.concurrency, rateRps: options.rateRps }, weights);
+  const target = options.entryPoints === undefined ? options.url.href : options.entryPoints.map((u) => u.href).join(' + ');
+  const summary = summarize(result, { target, method: options.method, concurrency: options.concurrency, rateRps: options.rateRps }, weights);
   // --json records every option that shaped the run, so a saved result can be reproduced.
   summary.options = {
-    url: options.url.href,
+    url: options.entryPoints === undefined ? options.url.href : options.entryPoints.map((u) => u.href),
     requests: options.requests,
     durationMs: options.durationMs,
     concurrency: options.concurrency,

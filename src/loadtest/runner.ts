@@ -18,6 +18,11 @@ import { LatencyRecorder } from './histogram.js';
 
 export interface LoadOptions {
   url: URL;
+  /**
+   * Several entry points (the instances of a cluster, `--url A --url B`): requests go to each in turn,
+   * and the result counts them per entry point. Absent or one: `url` only.
+   */
+  entryPoints?: readonly URL[];
   /** Stop after this many requests... */
   requests: number | null;
   /** ...or after this long (ms). One of the two is set. */
@@ -78,6 +83,8 @@ export interface RunResult {
   stickiness: { clients: number; violations: number } | null;
   /** Per path, when --path spreads requests over several (at most MAX_PATHS_TRACKED, the rest as "(other)"). */
   paths: Map<string, PathTally> | null;
+  /** Per entry point (its URL), when there are several. */
+  entryPoints: Map<string, PathTally> | null;
 }
 
 export interface PathTally {
@@ -121,7 +128,9 @@ class VirtualClient {
 
 export class LoadRun extends EventEmitter<{ progress: [Progress] }> {
   readonly #o: LoadOptions;
-  readonly #pool: Pool;
+  /** One pool per entry point (one in the usual case). */
+  readonly #pools: Pool[];
+  readonly #targets: URL[];
   readonly #idle: VirtualClient[];
   readonly #clients: VirtualClient[];
   readonly #backlog: number[] = [];
@@ -142,13 +151,17 @@ export class LoadRun extends EventEmitter<{ progress: [Progress] }> {
   constructor(options: LoadOptions) {
     super();
     this.#o = options;
-    this.#pool = new Pool(options.url.origin, {
-      connections: options.concurrency,
-      pipelining: 1,
-      connectTimeout: options.timeoutMs,
-      keepAliveTimeout: 30_000,
-      ...(options.insecure ? { connect: { rejectUnauthorized: false } } : {}),
-    });
+    this.#targets = options.entryPoints !== undefined && options.entryPoints.length > 1 ? [...options.entryPoints] : [options.url];
+    this.#pools = this.#targets.map(
+      (target) =>
+        new Pool(target.origin, {
+          connections: options.concurrency,
+          pipelining: 1,
+          connectTimeout: options.timeoutMs,
+          keepAliveTimeout: 30_000,
+          ...(options.insecure ? { connect: { rejectUnauthorized: false } } : {}),
+        }),
+    );
     this.#clients = Array.from({ length: options.concurrency }, (_, i) => new VirtualClient(i, options.cookies));
     this.#idle = [...this.#clients].reverse();
     this.#path = `${options.url.pathname}${options.url.search}`;
@@ -171,6 +184,7 @@ export class LoadRun extends EventEmitter<{ progress: [Progress] }> {
       timeline: options.timeline ? [] : null,
       stickiness: null,
       paths: options.paths.length > 1 ? new Map() : null,
+      entryPoints: this.#targets.length > 1 ? new Map(this.#targets.map((t) => [t.href, { requests: 0, failures: 0, latency: new LatencyRecorder() }])) : null,
     };
   }
 
@@ -252,9 +266,11 @@ export class LoadRun extends EventEmitter<{ progress: [Progress] }> {
     if (client.jar !== null && client.jar.size > 0) {
       headers = [...headers, 'cookie', [...client.jar].map(([k, v]) => `${k}=${v}`).join('; ')];
     }
-    const path = paths.length === 0 ? this.#path : paths[index % paths.length]!;
-    const handler = new Exchange(this, client, startAt, path);
-    this.#pool.dispatch(
+    const entry = index % this.#targets.length;
+    const target = this.#targets[entry]!;
+    const path = paths.length === 0 ? (entry === 0 ? this.#path : `${target.pathname}${target.search}`) : paths[index % paths.length]!;
+    const handler = new Exchange(this, client, startAt, path, entry);
+    this.#pools[entry]!.dispatch(
       {
         path,
         method: this.#o.method,
@@ -300,6 +316,7 @@ export class LoadRun extends EventEmitter<{ progress: [Progress] }> {
     if (error === null || kind !== null) {
       this.#attribute(exchange.client, server, latencyMs, failed, now);
       if (r.paths !== null) this.#attributePath(r.paths, exchange.path, latencyMs, failed);
+      if (r.entryPoints !== null) this.#attributePath(r.entryPoints, this.#targets[exchange.entry]!.href, latencyMs, failed);
     }
     this.#idle.push(exchange.client);
     if (this.#o.rateRps === null || this.#backlog.length > 0) this.#pump();
@@ -364,7 +381,7 @@ export class LoadRun extends EventEmitter<{ progress: [Progress] }> {
       r.stickiness = { clients: used.length, violations: used.filter((c) => c.servers!.size > 1).length };
     }
     this.#emitProgress();
-    void this.#pool.destroy().catch(() => undefined);
+    for (const pool of this.#pools) void pool.destroy().catch(() => undefined);
     this.#resolve(r);
   }
 
@@ -384,6 +401,8 @@ class Exchange implements Dispatcher.DispatchHandler {
   readonly client: VirtualClient;
   readonly startAt: number;
   readonly path: string;
+  /** Which entry point it went to. */
+  readonly entry: number;
   abort: ((err?: Error) => void) | null = null;
   readonly #run: LoadRun;
   #status = 0;
@@ -392,11 +411,12 @@ class Exchange implements Dispatcher.DispatchHandler {
   #sniff: Buffer[] | null = null;
   #done = false;
 
-  constructor(run: LoadRun, client: VirtualClient, startAt: number, path: string) {
+  constructor(run: LoadRun, client: VirtualClient, startAt: number, path: string, entry: number) {
     this.#run = run;
     this.client = client;
     this.startAt = startAt;
     this.path = path;
+    this.entry = entry;
   }
 
   onConnect(abort: (err?: Error) => void): void {
