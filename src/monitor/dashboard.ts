@@ -125,6 +125,20 @@ export function startDashboard(options: DashboardOptions): DashboardHandle {
     maxHeight: 1,
     border: { type: 'line', fg: 'cyan' },
   } as never) as unknown as ChartWidget<DashboardView['bar']>;
+  // Shown instead of the bars when the balancer is part of a cluster (`lb serve --store`).
+  const instances = contrib.table({
+    top: '45%',
+    left: '67%',
+    width: '33%',
+    height: '32%',
+    label: ' Instances (* this one) ',
+    keys: false,
+    interactive: false,
+    fg: 'white',
+    columnSpacing: 2,
+    columnWidth: [14, 22],
+    border: { type: 'line', fg: 'cyan' },
+  } as never) as unknown as TableWidget;
   const log = contrib.log({
     top: '77%',
     left: 0,
@@ -137,9 +151,9 @@ export function startDashboard(options: DashboardOptions): DashboardHandle {
   } as never) as unknown as blessed.Widgets.ListElement;
   // blessed-contrib draws canvases created on 'attach': widgets are appended after construction, not
   // given a parent, or the event fires before the widget listens for it.
-  for (const widget of [table, sparkline, line, bar, log]) screen.append(widget);
+  for (const widget of [table, sparkline, line, bar, instances, log]) screen.append(widget);
   const help = blessed.box({ parent: screen, bottom: 0, left: 0, width: '100%', height: 1, tags: false, style: { fg: 'black', bg: 'cyan' } });
-  const charts: blessed.Widgets.BoxElement[] = [table, sparkline, line, bar, log];
+  const charts: blessed.Widgets.BoxElement[] = [table, sparkline, line, bar, instances, log];
 
   let selectedId: string | null = null;
   let rowIds: string[] = [];
@@ -162,7 +176,7 @@ export function startDashboard(options: DashboardOptions): DashboardHandle {
     at(table, layout.table.top, layout.table.height, '0', '100%');
     const panels = layout.charts.panels;
     const share = panels.length === 0 ? 0 : Math.floor(100 / panels.length);
-    const chartWidgets: Record<string, blessed.Widgets.BlessedElement> = { sparkline, line, bar };
+    const chartWidgets: Record<string, blessed.Widgets.BlessedElement> = { sparkline, line, bar, instances };
     for (const [name, widget] of Object.entries(chartWidgets)) {
       const index = panels.indexOf(name as (typeof panels)[number]);
       if (index === -1) {
@@ -191,7 +205,7 @@ export function startDashboard(options: DashboardOptions): DashboardHandle {
     const started = performance.now();
     try {
       const width = Number(screen.width);
-      place(screenLayout(width, Number(screen.height), model.snapshot?.servers.length ?? 0));
+      place(screenLayout(width, Number(screen.height), model.snapshot?.servers.length ?? 0, model.snapshot?.cluster !== undefined));
       const bars = barLayout(model.snapshot?.servers.length ?? 0, Number(bar.width) - 4);
       bar.options.barWidth = bars.barWidth;
       bar.options.barSpacing = bars.barSpacing;
@@ -201,6 +215,7 @@ export function startDashboard(options: DashboardOptions): DashboardHandle {
         sparkWidth: Math.max(1, Number(sparkline.width) - 4),
         maxBars: bars.maxBars,
         barLabelWidth: bars.barWidth,
+        instancesWidth: Math.max(10, Number(instances.width) - 4),
         selectedId,
         paused: poll.paused,
         intervalMs: poll.intervalMs,
@@ -218,6 +233,10 @@ export function startDashboard(options: DashboardOptions): DashboardHandle {
       sparkline.setData(view.sparkline.titles, view.sparkline.data);
       if (view.line[0]!.y.length > 1) line.setData(view.line);
       if (view.bar.titles.length > 0) bar.setData(view.bar);
+      if (view.instances !== null) {
+        instances.options.columnWidth = view.instances.columnWidth;
+        instances.setData({ headers: view.instances.headers, data: view.instances.data });
+      }
       log.setItems(model.log.slice(-100).map(formatLogLine) as never);
       log.scrollTo(model.log.length);
       help.setContent(` ${view.help}`);

@@ -5,7 +5,7 @@
  * this is where the monitor's tests aim. Colours are ANSI codes (the table measures around them) or
  * blessed tags in the header and log boxes, which parse tags.
  */
-import type { ServerSnapshot, ServerState, StatsSnapshot } from '../shared/api-types.js';
+import type { ClusterView, ServerSnapshot, ServerState, StatsSnapshot } from '../shared/api-types.js';
 import { formatDuration, formatNumber, formatPercent } from '../shared/format.js';
 import type { MonitorModel } from './model.js';
 
@@ -21,6 +21,8 @@ export interface ViewOptions {
   paused: boolean;
   intervalMs: number;
   nowMs: number;
+  /** Inner width of the instances panel (a cluster's); the screen width when not given. */
+  instancesWidth?: number;
   /** The web dashboard's address, shown in the header when there is room (the demo's users look for it). */
   webUrl?: string | null;
 }
@@ -47,6 +49,8 @@ export interface DashboardView {
   sparkline: { titles: string[]; data: number[][] };
   line: LineSeries[];
   bar: { titles: string[]; data: number[] };
+  /** The cluster's instances (`lb serve --store`), one row each; null for an instance on its own. */
+  instances: TableView | null;
   help: string;
 }
 
@@ -132,6 +136,7 @@ export function buildView(model: MonitorModel, options: ViewOptions): DashboardV
         `{bold}lb{/bold} ${snapshot.url.replace(/^https?:\/\//, '')}`,
         connectionText(model, options),
         `${formatNumber(model.totalRps, 1)} req/s`,
+        snapshot.cluster !== undefined ? clusterText(snapshot.cluster) : '',
         `err ${formatPercent(model.recentErrorRate)}`,
         `${healthy}/${servers.length} up`,
         snapshot.algorithm,
@@ -180,7 +185,44 @@ export function buildView(model: MonitorModel, options: ViewOptions): DashboardV
       titles: servers.slice(0, options.maxBars).map((s) => abbreviate(s.id, options.barLabelWidth)),
       data: servers.slice(0, options.maxBars).map((s) => Math.round(s.recentP99ResponseTimeMs)),
     },
+    instances: snapshot?.cluster === undefined ? null : instancesTable(snapshot.cluster, options.instancesWidth ?? options.width),
     help: options.width >= HELP.length + 2 ? HELP : SHORT_HELP,
+  };
+}
+
+/** The cluster in the header: its name, live instances, cluster-wide req/s (each instance's last second). */
+function clusterText(cluster: ClusterView): string {
+  const text = `cluster ${escapeTags(cluster.cluster)}: ${cluster.totals.instances} inst, ${formatNumber(cluster.totals.requestsPerSecond, 1)} req/s`;
+  return cluster.connected ? text : `${text} {yellow-fg}(store away){/yellow-fg}`;
+}
+
+/**
+ * One row per live instance, this one marked `*`: its rate first, then where it listens, its counters and
+ * the configuration version it runs, as many of those as `width` (the panel's inner width) holds.
+ */
+function instancesTable(cluster: ClusterView, width: number): TableView {
+  type Col = { header: string; width: number; cell: (i: ClusterView['instances'][number]) => string };
+  const columns: Col[] = [
+    { header: 'Instance', width: 14, cell: (i) => `${i.self ? '*' : ' '}${abbreviate(i.id, 12)}` },
+    { header: 'Req/s', width: 7, cell: (i) => formatNumber(i.requestsPerSecond, 1) },
+  ];
+  const optional: Col[] = [
+    { header: 'URL', width: 17, cell: (i) => abbreviate(i.url.replace(/^https?:\/\//, ''), 16) },
+    { header: 'Total', width: 8, cell: (i) => String(i.requests) },
+    { header: 'Errs', width: 6, cell: (i) => String(i.failures) },
+    { header: 'Cfg', width: 5, cell: (i) => abbreviate(i.configVersion, 4) },
+  ];
+  // Each column takes its width plus the table's spacing of 2.
+  let used = columns.reduce((n, c) => n + c.width + 2, 0);
+  for (const column of optional) {
+    if (used + column.width + 2 > width) continue;
+    columns.push(column);
+    used += column.width + 2;
+  }
+  return {
+    headers: columns.map((c) => c.header),
+    data: cluster.instances.map((i) => columns.map((c) => c.cell(i))),
+    columnWidth: columns.map((c) => c.width),
   };
 }
 
@@ -227,7 +269,7 @@ export function escapeTags(text: string): string {
   return text.replace(/[{}]/g, (c) => (c === '{' ? '{open}' : '{close}'));
 }
 
-export type ChartPanel = 'sparkline' | 'line' | 'bar';
+export type ChartPanel = 'sparkline' | 'line' | 'bar' | 'instances';
 
 /** Where each widget goes on a `width` x `height` screen, in rows (header row 0, help the last row). */
 export interface ScreenLayout {
@@ -243,15 +285,16 @@ const COMPACT_HEIGHT = 30;
 /**
  * The table as tall as its servers need (borders, header and a row each), at most ~45% of the screen;
  * the events log a quarter; the charts what is left. On a small terminal (80 x 24 is first-class) only
- * the per-server sparkline is shown, full width, and the charts go when even that would not fit.
+ * the per-server sparkline is shown, full width, and the charts go when even that would not fit. An
+ * instance of a cluster shows its instances where the p99 bars would be (the servers' p99 is in the table).
  */
-export function screenLayout(width: number, height: number, servers: number): ScreenLayout {
+export function screenLayout(width: number, height: number, servers: number, clustered = false): ScreenLayout {
   const usable = Math.max(6, height - 2);
   const compact = width < COMPACT_WIDTH || height < COMPACT_HEIGHT;
   const tableHeight = Math.max(5, Math.min(servers + 4, Math.floor(usable * (compact ? 0.4 : 0.45))));
   let logHeight = Math.max(4, Math.floor(usable * (compact ? 0.25 : 0.23)));
   let chartsHeight = usable - tableHeight - logHeight;
-  let panels: ChartPanel[] = compact ? ['sparkline'] : ['sparkline', 'line', 'bar'];
+  let panels: ChartPanel[] = compact ? ['sparkline'] : ['sparkline', 'line', clustered ? 'instances' : 'bar'];
   if (chartsHeight < 5) {
     panels = [];
     logHeight += chartsHeight;

@@ -163,7 +163,7 @@ export interface StatsSnapshot {
   /** With `--workers`: the processes behind the totals (absent when one process serves). */
   workers?: WorkerSnapshot[];
   /** Present when the instance is part of a cluster (`--store`). */
-  cluster?: ClusterHealthView;
+  cluster?: ClusterView;
 }
 
 /** `GET /lb/cluster` (instances started with `--store`): the live instances of the cluster and their totals. */
@@ -203,14 +203,28 @@ export interface ClusterResponse {
     refreshedAt: string | null;
   };
   instances: ClusterInstance[];
-  totals: { instances: number; requests: number; failures: number; activeRequests: number; requestsPerSecond: number };
+  totals: ClusterTotals;
 }
 
-/** In `/lb/stats` of an instance with `--store`: how many live instances' checks see each server up. */
-export interface ClusterHealthView {
-  cluster: string;
+export interface ClusterTotals {
   instances: number;
+  requests: number;
+  failures: number;
+  activeRequests: number;
+  requestsPerSecond: number;
+}
+
+/**
+ * In `/lb/stats` of an instance with `--store`: the cluster as this instance sees it (what viewers show
+ * in their instances panel), and how many live instances' checks see each server up.
+ */
+export interface ClusterView {
+  cluster: string;
+  /** Whether the store answers; while it does not, the instance list is the last one read. */
+  connected: boolean;
   quorum: number;
+  instances: ClusterInstance[];
+  totals: ClusterTotals;
   /** Server id -> live instances that see it up. */
   seenUp: Record<string, number>;
 }

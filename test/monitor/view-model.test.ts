@@ -176,3 +176,41 @@ describe('the circuit column', () => {
     expect(strip(view.table.data[0]![view.table.headers.indexOf('Circ')]!)).toBe('half_open');
   });
 });
+
+describe('a cluster (lb serve --store): the instances panel and the header', () => {
+  const instance = (id: string, self: boolean, rps: number, url: string) => ({
+    id, self, url, adminUrl: '', version: '0.1.0', uptimeSeconds: 5, configVersion: '12', requests: 100, failures: 2, activeRequests: 0, requestsPerSecond: rps, serversDown: [],
+  });
+  const clustered = (connected: boolean): MonitorModel => {
+    const model = new MonitorModel(0);
+    const cluster = {
+      cluster: 'prod', connected, quorum: 0, seenUp: {},
+      instances: [instance('vm-1234-abcdef', true, 12.5, 'http://127.0.0.1:8080'), instance('vm-5678-012345', false, 7.25, 'http://127.0.0.1:9080')],
+      totals: { instances: 2, requests: 200, failures: 4, activeRequests: 0, requestsPerSecond: 19.8 },
+    };
+    model.applySnapshot(snapshot([server('api-1')], { cluster }), 0);
+    return model;
+  };
+
+  it('one row per instance, this one starred, as many columns as the panel holds', () => {
+    const wide = buildView(clustered(true), options({ instancesWidth: 80 })).instances!;
+    expect(wide.headers).toEqual(['Instance', 'Req/s', 'URL', 'Total', 'Errs', 'Cfg']);
+    expect(wide.data).toEqual([
+      ['*' + abbreviate('vm-1234-abcdef', 12), '12.5', '127.0.0.1:8080', '100', '2', '12'],
+      [' ' + abbreviate('vm-5678-012345', 12), '7.3', '127.0.0.1:9080', '100', '2', '12'],
+    ]);
+    const narrow = buildView(clustered(true), options({ instancesWidth: 32 })).instances!;
+    expect(narrow.headers).toEqual(['Instance', 'Req/s', 'Cfg']);
+  });
+
+  it('the header names the cluster, its instances and cluster-wide req/s, and says when the store is away', () => {
+    expect(buildView(clustered(true), options({ width: 200 })).header).toContain('cluster prod: 2 inst, 19.8 req/s');
+    expect(buildView(clustered(false), options({ width: 200 })).header).toContain('cluster prod: 2 inst, 19.8 req/s {yellow-fg}(store away){/yellow-fg}');
+    expect(buildView(modelWith(), options({ width: 200 })).instances).toBeNull();
+  });
+
+  it('takes the p99 bars place on a wide screen', () => {
+    expect(screenLayout(200, 60, 3, true).charts.panels).toEqual(['sparkline', 'line', 'instances']);
+    expect(screenLayout(200, 60, 3, false).charts.panels).toEqual(['sparkline', 'line', 'bar']);
+  });
+});

@@ -17,7 +17,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { ClusterInstance, ClusterResponse, StatsSnapshot } from '../../shared/api-types.js';
+import type { ClusterInstance, ClusterResponse, ClusterTotals, StatsSnapshot } from '../../shared/api-types.js';
 import type { Logger } from '../../shared/log.js';
 import { VERSION } from '../../shared/version.js';
 import type { AdminTarget } from '../admin.js';
@@ -142,20 +142,9 @@ export async function attachStore({ control, config, logger, admin, sticky, admi
   registry.start();
   const poll = setInterval(() => replicator.kick(), POLL_INTERVAL_MS);
 
-  admin.stats = (): StatsSnapshot => {
-    const stats = baseStats();
-    stats.cluster = {
-      cluster,
-      instances: conn.isUp ? Math.max(1, registry.live.length) : 1,
-      quorum: config.healthCheck.quorum,
-      // fromEntries: a server named __proto__ is a key like any other.
-      seenUp: Object.fromEntries(control.pool.servers.map((server) => [server.id, health.seenUp(server).up])),
-    };
-    return stats;
-  };
-  admin.cluster = (): ClusterResponse => {
-    const live = registry.live.filter((beat) => beat.id !== instanceId);
-    const instances: ClusterInstance[] = [selfBeat(false), ...live].map((beat) => ({
+  const members = (): { instances: ClusterInstance[]; totals: ClusterTotals } => {
+    const others = registry.live.filter((beat) => beat.id !== instanceId);
+    const instances: ClusterInstance[] = [selfBeat(false), ...others].map((beat) => ({
       id: beat.id,
       self: beat.id === instanceId,
       url: beat.url,
@@ -170,6 +159,30 @@ export async function attachStore({ control, config, logger, admin, sticky, admi
       serversDown: beat.down.slice(0, 100),
     }));
     const sum = (pick: (i: ClusterInstance) => number): number => Math.round(instances.reduce((total, i) => total + pick(i), 0) * 10) / 10;
+    return {
+      instances,
+      totals: {
+        instances: instances.length,
+        requests: sum((i) => i.requests),
+        failures: sum((i) => i.failures),
+        activeRequests: sum((i) => i.activeRequests),
+        requestsPerSecond: sum((i) => i.requestsPerSecond),
+      },
+    };
+  };
+  admin.stats = (): StatsSnapshot => {
+    const stats = baseStats();
+    stats.cluster = {
+      cluster,
+      connected: conn.isUp,
+      quorum: config.healthCheck.quorum,
+      ...members(),
+      // fromEntries: a server named __proto__ is a key like any other.
+      seenUp: Object.fromEntries(control.pool.servers.map((server) => [server.id, health.seenUp(server).up])),
+    };
+    return stats;
+  };
+  admin.cluster = (): ClusterResponse => {
     const replication = replicator.stats();
     return {
       cluster,
@@ -184,14 +197,7 @@ export async function attachStore({ control, config, logger, admin, sticky, admi
         lastError: conn.lastError,
         refreshedAt: registry.refreshedAt === 0 ? null : new Date(registry.refreshedAt).toISOString(),
       },
-      instances,
-      totals: {
-        instances: instances.length,
-        requests: sum((i) => i.requests),
-        failures: sum((i) => i.failures),
-        activeRequests: sum((i) => i.activeRequests),
-        requestsPerSecond: sum((i) => i.requestsPerSecond),
-      },
+      ...members(),
     };
   };
   logger.info(`store: instance ${instanceId} in cluster "${cluster}" on ${shownUrl}`);

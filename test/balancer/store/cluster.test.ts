@@ -214,7 +214,7 @@ describe('lb serve --store: health verdicts', () => {
     const name = cluster();
     const a = await startInstance(redis.url, name, [s1!, s2!], checks('/health', 0));
     const b = await startInstance(redis.url, name, [s1!, s2!], checks('/other', 0));
-    await waitFor('both instances listed', async () => (await stats(a)).cluster?.instances === 2 && (await stats(b)).cluster?.instances === 2);
+    await waitFor('both instances listed', async () => (await stats(a)).cluster?.instances.length === 2 && (await stats(b)).cluster?.instances.length === 2);
     expect((await stats(a)).cluster?.seenUp).toEqual({ s1: 2, s2: 2 });
     await fetch(`${s2!.url}/control?healthy=false`);
     await waitFor('A takes s2 out', async () => (await stateOf(a, 's2')) === 'down');
@@ -228,7 +228,7 @@ describe('lb serve --store: health verdicts', () => {
     const name = cluster();
     const a = await startInstance(redis.url, name, [s1!, s2!], checks('/health', 2));
     const b = await startInstance(redis.url, name, [s1!, s2!], checks('/other', 2));
-    await waitFor('both instances listed', async () => (await stats(a)).cluster?.instances === 2 && (await stats(b)).cluster?.instances === 2);
+    await waitFor('both instances listed', async () => (await stats(a)).cluster?.instances.length === 2 && (await stats(b)).cluster?.instances.length === 2);
     await fetch(`${s2!.url}/control?healthy=false`);
     await waitFor('A publishes its verdict', async () => (await stats(b)).cluster?.seenUp.s2 === 1);
     // One of two sees it down: still in rotation on A too, and A still sends it requests.
