@@ -14,7 +14,20 @@ import { breakableText, button, byId, el, messageOf, toast } from './dom.js';
 import { checkAddServer, checkWeight } from './forms.js';
 import { LoadTestPanel } from './load-tests.js';
 import { ChartSeries } from './series.js';
-import { distribution, eventKey, eventLine, isDraining, overviewText, SERVER_COLUMNS, serverCells, serverRequestRates, type OverviewText } from './view.js';
+import {
+  clusterSummary,
+  distribution,
+  eventKey,
+  eventLine,
+  INSTANCE_COLUMNS,
+  instanceCells,
+  isDraining,
+  overviewText,
+  SERVER_COLUMNS,
+  serverCells,
+  serverRequestRates,
+  type OverviewText,
+} from './view.js';
 
 const TOKEN_KEY = 'lb-token';
 /** Event lines kept on the page (the balancer keeps its last 100 too). */
@@ -48,6 +61,9 @@ const ui = {
   addWeight: byId('add-weight', HTMLInputElement),
   addError: byId('add-error', HTMLElement),
   distribution: byId('distribution', HTMLElement),
+  instancesPanel: byId('instances-panel', HTMLElement),
+  instancesSummary: byId('instances-summary', HTMLElement),
+  instances: byId('instances', HTMLTableElement),
   charts: {
     traffic: byId('chart-traffic', HTMLElement),
     serverRequests: byId('chart-server-rps', HTMLElement),
@@ -180,6 +196,7 @@ class Dashboard {
     if (document.activeElement !== select) select.value = stats.algorithm;
 
     renderServers(stats.servers, serverRps);
+    renderInstances(stats);
     renderDistribution(stats.servers);
     this.#series.add(now, rates, stats.servers, serverRps);
     this.#charts.render(this.#series);
@@ -259,6 +276,39 @@ function serverRow(s: ServerSnapshot, rps: number | null): HTMLTableRowElement {
   actions.append(drain, weight, setWeight, remove);
   tr.append(actions);
   return tr;
+}
+
+/** A cluster's instances (hidden for an instance on its own). */
+function renderInstances(stats: StatsSnapshot): void {
+  const cluster = stats.cluster;
+  ui.instancesPanel.hidden = cluster === undefined;
+  if (cluster === undefined) return;
+  ui.instancesSummary.textContent = clusterSummary(cluster);
+  const head = ui.instances.tHead!;
+  if (head.rows.length === 0) {
+    const tr = el('tr');
+    tr.append(
+      ...INSTANCE_COLUMNS.map((c) => {
+        const th = el('th', c.header);
+        if (c.title !== undefined) th.title = c.title;
+        return th;
+      }),
+    );
+    head.append(tr);
+  }
+  ui.instances.tBodies[0]!.replaceChildren(
+    ...cluster.instances.map((i) => {
+      const tr = el('tr');
+      tr.append(
+        ...instanceCells(i).map((text, n) => {
+          const td = el('td', text);
+          td.dataset.label = INSTANCE_COLUMNS[n]!.header;
+          return td;
+        }),
+      );
+      return tr;
+    }),
+  );
 }
 
 function renderDistribution(servers: readonly ServerSnapshot[]): void {

@@ -3,7 +3,7 @@
  * lines and test reports out, formatted by the helpers `lb monitor` uses (src/shared/format.ts). The
  * DOM code in app.ts only copies these into elements, as text; this is where test/web/view.test.ts aims.
  */
-import type { BalancerEvent, LoadTestStatus, ServerSnapshot, StatsSnapshot } from '../shared/api-types.js';
+import type { BalancerEvent, ClusterInstance, ClusterView, LoadTestStatus, ServerSnapshot, StatsSnapshot } from '../shared/api-types.js';
 import { formatDuration, formatNumber, formatPercent } from '../shared/format.js';
 import { counterRate, type TotalsRates } from '../shared/rates.js';
 
@@ -92,6 +92,29 @@ export function serverRequestRates(now: readonly ServerSnapshot[], before: reado
       return [s.id, old === undefined ? null : counterRate(s.totalRequests, old, seconds)];
     }),
   );
+}
+
+/** The instances table of a cluster (`lb serve --store`): header and cell, one place (as SERVER_COLUMNS). */
+export const INSTANCE_COLUMNS: ReadonlyArray<{ header: string; title?: string; cell(i: ClusterInstance): string }> = [
+  { header: 'Instance', cell: (i) => (i.self ? `${i.id} (this one)` : i.id) },
+  { header: 'Traffic URL', cell: (i) => i.url },
+  { header: 'Admin URL', title: 'drive the cluster through any instance: a change on one reaches all', cell: (i) => i.adminUrl },
+  { header: 'Req/s', title: 'over its last second', cell: (i) => formatNumber(i.requestsPerSecond, 1) },
+  { header: 'Requests', cell: (i) => String(i.requests) },
+  { header: 'Errors', cell: (i) => String(i.failures) },
+  { header: 'Config', title: 'shared configuration version it runs', cell: (i) => i.configVersion },
+  { header: 'Uptime', cell: (i) => formatDuration(i.uptimeSeconds) },
+  { header: 'Sees down', title: 'servers its own health checks see down', cell: (i) => (i.serversDown.length === 0 ? '-' : i.serversDown.join(', ')) },
+];
+
+export function instanceCells(i: ClusterInstance): string[] {
+  return INSTANCE_COLUMNS.map((column) => column.cell(i));
+}
+
+/** The instances panel's line: the cluster, how many instances, their req/s together, the store. */
+export function clusterSummary(cluster: ClusterView): string {
+  const store = cluster.connected ? 'store connected' : 'store unreachable: changes refused, serving on the last state';
+  return `cluster ${cluster.cluster} · ${cluster.totals.instances} instance${cluster.totals.instances === 1 ? '' : 's'} · ${formatNumber(cluster.totals.requestsPerSecond, 1)} req/s together · ${store}`;
 }
 
 /** Draining or drained: the row's button offers to undrain. */

@@ -11,7 +11,7 @@ import { totalsRates } from '../../src/shared/rates.js';
 import { checkAddServer, checkCustomTest, checkWeight } from '../../src/web/forms.js';
 import { axisLabels, clockTime, latestOf, legendValue } from '../../src/web/chart-text.js';
 import { ChartSeries, SERIES_LENGTH } from '../../src/web/series.js';
-import { eventLine, overviewText, SERVER_COLUMNS, serverCells, serverRequestRates, testProgress, testReport } from '../../src/web/view.js';
+import { clusterSummary, eventLine, INSTANCE_COLUMNS, instanceCells, overviewText, SERVER_COLUMNS, serverCells, serverRequestRates, testProgress, testReport } from '../../src/web/view.js';
 import { server, snapshot, worker } from '../monitor/fixtures.js';
 
 describe('overview cards', () => {
@@ -210,5 +210,20 @@ describe('chart texts', () => {
     expect([latestOf([1, 2, null]), latestOf([null, null]), latestOf([])]).toEqual([2, null, null]);
     const noon = new Date(2026, 10, 23, 12, 5, 9).getTime() / 1000;
     expect([clockTime(noon), clockTime(null)]).toEqual(['12:05:09', '-']);
+  });
+});
+
+describe('the instances panel (lb serve --store)', () => {
+  const instance = { id: 'vm-1-aa', self: true, url: 'http://127.0.0.1:8080', adminUrl: 'http://127.0.0.1:8081', version: '0.1.0', uptimeSeconds: 65, configVersion: '7', requests: 120, failures: 3, activeRequests: 1, requestsPerSecond: 12.25, serversDown: ['s2', 's3'] };
+  it('one cell per column, this instance named so, the servers its checks see down', () => {
+    expect(INSTANCE_COLUMNS.map((c) => c.header)).toEqual(['Instance', 'Traffic URL', 'Admin URL', 'Req/s', 'Requests', 'Errors', 'Config', 'Uptime', 'Sees down']);
+    expect(instanceCells(instance)).toEqual(['vm-1-aa (this one)', 'http://127.0.0.1:8080', 'http://127.0.0.1:8081', '12.3', '120', '3', '7', '1m05s', 's2, s3']);
+    expect(instanceCells({ ...instance, self: false, serversDown: [] })[8]).toBe('-');
+  });
+
+  it('the summary line says how many instances, their req/s together, and when the store is away', () => {
+    const cluster = { cluster: 'prod', connected: true, quorum: 0, seenUp: {}, instances: [instance], totals: { instances: 1, requests: 120, failures: 3, activeRequests: 1, requestsPerSecond: 12.25 } };
+    expect(clusterSummary(cluster)).toBe('cluster prod · 1 instance · 12.3 req/s together · store connected');
+    expect(clusterSummary({ ...cluster, connected: false, totals: { ...cluster.totals, instances: 2 } })).toBe('cluster prod · 2 instances · 12.3 req/s together · store unreachable: changes refused, serving on the last state');
   });
 });
