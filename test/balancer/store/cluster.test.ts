@@ -302,3 +302,18 @@ describe('lb serve --store: bad settings', () => {
     expect(result.stderr).not.toMatch(/\n\s+at /);
   });
 });
+
+describe('lb demo --cluster', () => {
+  it('starts Redis, two instances sharing it and three test servers; Ctrl-C stops all of them, Redis included', async () => {
+    const demo = scope.spawnLb(['demo', '--cluster', '--no-monitor', '--port', '0', '--admin-port', '0', '--server-port', '0']);
+    const [, adminA] = (await demo.waitForOutput(/admin API\s+(http:\/\/\S+)\/lb\/stats/, 20_000)) as unknown as [string, string];
+    const [, , adminB] = (await demo.waitForOutput(/second instance\s+(http:\/\/\S+)\s+admin (http:\/\/\S+)\/lb\/stats/)) as unknown as [string, string, string];
+    const pid = Number((await demo.waitForOutput(/redis-server pid (\d+), started for the demo/))[1]);
+    await waitFor('both instances listed', async () => (await json<ClusterResponse>(`${adminA}/lb/cluster`)).body.instances.length === 2);
+    expect((await send(`${adminA}/api/servers/Server-2`, 'PATCH', { drain: true })).status).toBe(200);
+    await waitFor('the drain on the second instance', async () => (await json<StatsSnapshot>(`${adminB}/lb/stats`)).body.servers.find((s) => s.id === 'Server-2')?.state === 'drained', 1_000, 5);
+    expect(() => process.kill(pid, 0)).not.toThrow();
+    expect(await demo.stop('SIGINT')).toEqual({ code: 0, signal: null });
+    expect(() => process.kill(pid, 0)).toThrow();
+  });
+});
