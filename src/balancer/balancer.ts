@@ -355,7 +355,7 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
   };
   // --store: this instance shares its configuration, health verdicts and sticky key with a cluster.
   // With --workers only the primary joins the cluster; its workers replay what it applies.
-  const store = config.store.url === null || role === 'worker' ? null : await (await import('./store/index.js')).attachStore({ control, config, logger, admin, sticky, adminUrl: () => adminUrl });
+  const store = config.store.url === null || role === 'worker' ? null : await (await import('./store/index.js')).attachStore({ control, config, logger, admin, sticky, adminUrl: () => adminUrl, registry: metrics.registry });
   const adminServer = createServer(
     { headersTimeout: config.limits.clientHeaderTimeoutMs },
     createAdminHandler(admin, { token: config.adminToken, logger, corsOrigins: config.adminCors, adminHost: config.adminHost }),

@@ -16,6 +16,7 @@
  * (503 LB_STORE_UNAVAILABLE), reconnects with a bounded backoff and resyncs when Redis is back.
  */
 import { randomBytes } from 'node:crypto';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import { hostname } from 'node:os';
 import type { ClusterInstance, ClusterResponse, ClusterTotals, StatsSnapshot } from '../../shared/api-types.js';
 import type { Logger } from '../../shared/log.js';
@@ -43,6 +44,8 @@ export interface StoreOptions {
   sticky: StickySessions | null;
   /** The admin API's URL once it listens (heartbeats carry it, so viewers can drive any instance). */
   adminUrl: () => string;
+  /** `/metrics`: the store's gauges and counters join the balancer's. */
+  registry?: Registry;
 }
 
 export interface StoreHandle {
@@ -52,7 +55,7 @@ export interface StoreHandle {
   close(): Promise<void>;
 }
 
-export async function attachStore({ control, config, logger, admin, sticky, adminUrl }: StoreOptions): Promise<StoreHandle> {
+export async function attachStore({ control, config, logger, admin, sticky, adminUrl, registry: metricsRegistry }: StoreOptions): Promise<StoreHandle> {
   const url = config.store.url!;
   const shownUrl = redactedUrl(url);
   const cluster = config.store.cluster;
@@ -77,8 +80,7 @@ export async function attachStore({ control, config, logger, admin, sticky, admi
   let previous = { requests: 0, at: startedAt };
   let rate = 0;
   /** `advance`: a heartbeat (the rate moves on); a reader of `/lb/cluster` only looks. */
-  const selfBeat = (advance = true): InstanceBeat => {
-    const stats = baseStats();
+  const selfBeat = (advance = true, stats: StatsSnapshot = baseStats()): InstanceBeat => {
     const now = Date.now();
     if (advance) {
       rate = ((stats.totals.requests - previous.requests) * 1000) / Math.max(1, now - previous.at);
@@ -141,10 +143,11 @@ export async function attachStore({ control, config, logger, admin, sticky, admi
   });
   registry.start();
   const poll = setInterval(() => replicator.kick(), POLL_INTERVAL_MS);
+  const metricNames = metricsRegistry === undefined ? [] : registerMetrics(metricsRegistry, { isUp: () => conn.isUp, reconnects: () => conn.reconnects, instances: () => registry.live.length, replication: () => replicator.stats() });
 
-  const members = (): { instances: ClusterInstance[]; totals: ClusterTotals } => {
+  const members = (stats?: StatsSnapshot): { instances: ClusterInstance[]; totals: ClusterTotals } => {
     const others = registry.live.filter((beat) => beat.id !== instanceId);
-    const instances: ClusterInstance[] = [selfBeat(false), ...others].map((beat) => ({
+    const instances: ClusterInstance[] = [selfBeat(false, stats), ...others].map((beat) => ({
       id: beat.id,
       self: beat.id === instanceId,
       url: beat.url,
@@ -176,7 +179,7 @@ export async function attachStore({ control, config, logger, admin, sticky, admi
       cluster,
       connected: conn.isUp,
       quorum: config.healthCheck.quorum,
-      ...members(),
+      ...members(stats),
       // fromEntries: a server named __proto__ is a key like any other.
       seenUp: Object.fromEntries(control.pool.servers.map((server) => [server.id, health.seenUp(server).up])),
     };
@@ -211,8 +214,27 @@ export async function attachStore({ control, config, logger, admin, sticky, admi
       replicator.close();
       await registry.close();
       await conn.close();
+      for (const name of metricNames) metricsRegistry?.removeSingleMetric(name);
       admin.stats = baseStats;
       admin.cluster = null;
     },
   };
+}
+
+/** The store's figures in `/metrics`, read when scraped; returns the names registered (removed at close). */
+function registerMetrics(
+  registry: Registry,
+  read: { isUp(): boolean; reconnects(): number; instances(): number; replication(): { pendingChanges: number; writes: number; conflicts: number } },
+): string[] {
+  const registers = [registry];
+  new Gauge({ name: 'lb_store_connected', help: 'Whether the cluster store (Redis) answers: 1 yes, 0 no.', registers, collect() { this.set(read.isUp() ? 1 : 0); } });
+  new Gauge({ name: 'lb_cluster_instances', help: 'Live instances of the cluster, this one included, as last read.', registers, collect() { this.set(read.instances()); } });
+  new Gauge({ name: 'lb_store_pending_changes', help: 'Configuration changes of this instance not yet written to the store (bounded).', registers, collect() { this.set(read.replication().pendingChanges); } });
+  const counter = (name: string, help: string, value: () => number): void => {
+    new Counter({ name, help, registers, collect() { this.reset(); this.inc(value()); } });
+  };
+  counter('lb_store_config_writes_total', 'Shared configuration versions this instance wrote.', () => read.replication().writes);
+  counter('lb_store_config_conflicts_total', 'Compare-and-set writes that lost to another instance and were merged again.', () => read.replication().conflicts);
+  counter('lb_store_reconnects_total', 'Reconnections to the store after a loss.', read.reconnects);
+  return ['lb_store_connected', 'lb_cluster_instances', 'lb_store_pending_changes', 'lb_store_config_writes_total', 'lb_store_config_conflicts_total', 'lb_store_reconnects_total'];
 }

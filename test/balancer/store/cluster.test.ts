@@ -98,7 +98,7 @@ describe('lb serve --store: several instances, one configuration', () => {
     expect(Date.now() - added).toBeLessThan(1_000);
   });
 
-  it('a later instance adopts the cluster configuration instead of its own file, and says so', async () => {
+  it('a later instance adopts the cluster configuration instead of its own file, and says so; /metrics shows the store', async () => {
     const [s1, s2, s3] = await scope.startServers(3);
     const name = cluster();
     const a = await startInstance(redis.url, name, [s1!, s2!]);
@@ -106,6 +106,11 @@ describe('lb serve --store: several instances, one configuration', () => {
     expect((await stats(b)).servers.map((s) => s.id)).toEqual(['s1', 's2']);
     expect(b.stderr()).toMatch(/adopted the cluster's configuration \(version 1: 2 server\(s\)/);
     expect(a.stderr()).toMatch(/seeded the cluster from \S+servers\.json/);
+    await waitFor('both instances listed', async () => (await clusterOf(b)).instances.length === 2);
+    const metrics = await (await fetch(`${b.admin}/metrics`)).text();
+    expect(metrics).toMatch(/^lb_store_connected 1$/m);
+    expect(metrics).toMatch(/^lb_cluster_instances 2$/m);
+    expect(metrics).toMatch(/^lb_store_pending_changes 0$/m);
   });
 
   it('a server drained through B gets no new request from A', async () => {
