@@ -60,7 +60,7 @@ export interface AdminTarget {
   /** The dashboard's built-in tests; null when the process was started without them. */
   loadTests: LoadTestControl | null;
   /** The cluster's live instances; null when the instance stands alone (no `--store`). */
-  cluster?: (() => ClusterResponse) | null;
+  cluster?: (() => ClusterResponse | Promise<ClusterResponse>) | null;
 }
 
 /** The built-in tests as the admin API drives them (the load runner behind it is wired by `lb serve`). */
@@ -151,9 +151,9 @@ const ROUTES: Route[] = [
   {
     pattern: /^\/lb\/cluster$/,
     methods: {
-      GET: (t) => {
+      GET: async (t) => {
         if (t.cluster == null) throw new LbError('LB_NOT_FOUND', 'this instance is not part of a cluster (start it with --store redis://host:port)');
-        return [200, t.cluster()];
+        return [200, await t.cluster()];
       },
     },
   },

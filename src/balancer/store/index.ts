@@ -76,11 +76,12 @@ export async function attachStore({ control, config, logger, admin, sticky, admi
     },
   });
 
-  // Requests per second over the last heartbeat interval, from the totals' growth.
+  // Requests per second over the last heartbeat interval, from the totals' growth. The stats are the
+  // admin API's: with --workers, the primary's sum over its workers.
   let previous = { requests: 0, at: startedAt };
   let rate = 0;
   /** `advance`: a heartbeat (the rate moves on); a reader of `/lb/cluster` only looks. */
-  const selfBeat = (advance = true, stats: StatsSnapshot = baseStats()): InstanceBeat => {
+  const beatOf = (stats: StatsSnapshot, advance: boolean): InstanceBeat => {
     const now = Date.now();
     if (advance) {
       rate = ((stats.totals.requests - previous.requests) * 1000) / Math.max(1, now - previous.at);
@@ -100,7 +101,8 @@ export async function attachStore({ control, config, logger, admin, sticky, admi
       down: health.localDown(),
     };
   };
-  const registry = new InstanceRegistry(conn, instanceId, () => (adminUrl() === '' ? null : selfBeat()));
+  // Not before the admin API listens: the heartbeat carries its URL.
+  const registry = new InstanceRegistry(conn, instanceId, async () => (adminUrl() === '' ? null : beatOf(await baseStats(), true)));
   const health = new SharedHealth(control, { quorum: config.healthCheck.quorum, selfId: instanceId, live: () => registry.live, storeUp: () => conn.isUp });
   const secret = sticky !== null && sticky.mode === 'cookie' && config.sticky.secret === null ? new SharedStickySecret(conn, sticky, logger) : null;
 
@@ -143,11 +145,11 @@ export async function attachStore({ control, config, logger, admin, sticky, admi
   });
   registry.start();
   const poll = setInterval(() => replicator.kick(), POLL_INTERVAL_MS);
-  const metricNames = metricsRegistry === undefined ? [] : registerMetrics(metricsRegistry, { isUp: () => conn.isUp, reconnects: () => conn.reconnects, instances: () => registry.live.length, replication: () => replicator.stats() });
+  const metricNames = metricsRegistry === undefined ? [] : registerMetrics(metricsRegistry, { isUp: () => conn.isUp, reconnects: () => conn.reconnects, instances: () => registry.live.filter((beat) => beat.id !== instanceId).length + 1, replication: () => replicator.stats() });
 
-  const members = (stats?: StatsSnapshot): { instances: ClusterInstance[]; totals: ClusterTotals } => {
+  const members = (stats: StatsSnapshot): { instances: ClusterInstance[]; totals: ClusterTotals } => {
     const others = registry.live.filter((beat) => beat.id !== instanceId);
-    const instances: ClusterInstance[] = [selfBeat(false, stats), ...others].map((beat) => ({
+    const instances: ClusterInstance[] = [beatOf(stats, false), ...others].map((beat) => ({
       id: beat.id,
       self: beat.id === instanceId,
       url: beat.url,
@@ -173,8 +175,8 @@ export async function attachStore({ control, config, logger, admin, sticky, admi
       },
     };
   };
-  admin.stats = (): StatsSnapshot => {
-    const stats = baseStats();
+  admin.stats = async (): Promise<StatsSnapshot> => {
+    const stats = await baseStats();
     stats.cluster = {
       cluster,
       connected: conn.isUp,
@@ -185,7 +187,8 @@ export async function attachStore({ control, config, logger, admin, sticky, admi
     };
     return stats;
   };
-  admin.cluster = (): ClusterResponse => {
+  admin.cluster = async (): Promise<ClusterResponse> => {
+    const stats = await baseStats();
     const replication = replicator.stats();
     return {
       cluster,
@@ -200,7 +203,7 @@ export async function attachStore({ control, config, logger, admin, sticky, admi
         lastError: conn.lastError,
         refreshedAt: registry.refreshedAt === 0 ? null : new Date(registry.refreshedAt).toISOString(),
       },
-      ...members(),
+      ...members(stats),
     };
   };
   logger.info(`store: instance ${instanceId} in cluster "${cluster}" on ${shownUrl}`);
@@ -228,7 +231,7 @@ function registerMetrics(
 ): string[] {
   const registers = [registry];
   new Gauge({ name: 'lb_store_connected', help: 'Whether the cluster store (Redis) answers: 1 yes, 0 no.', registers, collect() { this.set(read.isUp() ? 1 : 0); } });
-  new Gauge({ name: 'lb_cluster_instances', help: 'Live instances of the cluster, this one included, as last read.', registers, collect() { this.set(read.instances()); } });
+  new Gauge({ name: 'lb_cluster_instances', help: 'Live instances of the cluster: this one and the others whose heartbeat was last read.', registers, collect() { this.set(read.instances()); } });
   new Gauge({ name: 'lb_store_pending_changes', help: 'Configuration changes of this instance not yet written to the store (bounded).', registers, collect() { this.set(read.replication().pendingChanges); } });
   const counter = (name: string, help: string, value: () => number): void => {
     new Counter({ name, help, registers, collect() { this.reset(); this.inc(value()); } });

@@ -77,7 +77,7 @@ export function parseBeat(raw: string | null, id: string): InstanceBeat | null {
 export class InstanceRegistry extends EventEmitter<RegistryEvents> {
   readonly #conn: StoreConnection;
   /** This instance's heartbeat, or null before it listens (its URLs are not known yet). */
-  readonly #self: () => InstanceBeat | null;
+  readonly #self: () => Promise<InstanceBeat | null>;
   readonly #selfId: string;
   #live = new Map<string, InstanceBeat>();
   #beatTimer: NodeJS.Timeout | null = null;
@@ -87,7 +87,7 @@ export class InstanceRegistry extends EventEmitter<RegistryEvents> {
   /** Last successful refresh (ms since epoch), 0 before one. */
   #refreshedAt = 0;
 
-  constructor(conn: StoreConnection, selfId: string, self: () => InstanceBeat | null) {
+  constructor(conn: StoreConnection, selfId: string, self: () => Promise<InstanceBeat | null>) {
     super();
     this.#conn = conn;
     this.#selfId = selfId;
@@ -112,7 +112,13 @@ export class InstanceRegistry extends EventEmitter<RegistryEvents> {
   /** Writes this instance's heartbeat now (also on a health verdict, so others see it at once). */
   async beat(): Promise<void> {
     if (!this.#conn.isUp || this.#closed) return;
-    const beat = this.#self();
+    let beat: InstanceBeat | null;
+    try {
+      beat = await this.#self();
+    } catch {
+      // The stats could not be read (a worker slow to report): the next beat tries again.
+      return;
+    }
     if (beat === null) {
       // Not listening yet: beat as soon as it does rather than a second later.
       setTimeout(() => void this.beat().then(() => this.refresh()), 20).unref();
