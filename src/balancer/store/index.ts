@@ -34,6 +34,8 @@ import { SharedStickySecret } from './sticky-secret.js';
 
 /** How often the shared configuration's version is polled besides the published hints. */
 const POLL_INTERVAL_MS = 1_000;
+/** Longest an admin change waits for its write to the store before it is answered anyway. */
+const WRITE_WAIT_MS = 2_000;
 
 export interface StoreOptions {
   control: ControlPlane;
@@ -63,6 +65,7 @@ export async function attachStore({ control, config, logger, admin, sticky, admi
   const conn = new StoreConnection(parseRedisUrl(url), cluster);
   const startedAt = Date.now();
   const baseStats = admin.stats;
+  const baseSettled = admin.settled;
 
   const replicator = new ConfigReplicator(control, conn, {
     instanceId,
@@ -187,6 +190,11 @@ export async function attachStore({ control, config, logger, admin, sticky, admi
     };
     return stats;
   };
+  // A change is answered once it is in the store too (and, with --workers, in every worker).
+  admin.settled = async (): Promise<void> => {
+    await baseSettled?.();
+    await replicator.written(WRITE_WAIT_MS);
+  };
   admin.cluster = async (): Promise<ClusterResponse> => {
     const stats = await baseStats();
     const replication = replicator.stats();
@@ -219,6 +227,7 @@ export async function attachStore({ control, config, logger, admin, sticky, admi
       await conn.close();
       for (const name of metricNames) metricsRegistry?.removeSingleMetric(name);
       admin.stats = baseStats;
+      admin.settled = baseSettled;
       admin.cluster = null;
     },
   };

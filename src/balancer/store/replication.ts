@@ -76,6 +76,8 @@ export class ConfigReplicator {
   #resyncPending = false;
   #closed = false;
   #retryTimer: NodeJS.Timeout | null = null;
+  /** Callers of `written()` waiting for the outbox to empty. */
+  #waiters: Array<() => void> = [];
   /** The last unreadable document logged, so a poll does not log it again every second. */
   #lastIgnored = '';
   #stats = { writes: 0, conflicts: 0, applied: 0, ignored: 0 };
@@ -115,6 +117,27 @@ export class ConfigReplicator {
     void this.#pump().finally(() => (this.#running = false));
   }
 
+  /**
+   * Resolves once every change made here so far is in the store (the outbox is empty), or after
+   * `timeoutMs`, or at once while the store is away: the admin API answers a change after it, so "200"
+   * means the other instances can read it.
+   */
+  written(timeoutMs: number): Promise<void> {
+    if (this.#outbox.length === 0 || !this.#conn.isUp || this.#closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, timeoutMs);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.#waiters.push(done);
+    });
+  }
+
+  #wake(): void {
+    for (const done of this.#waiters.splice(0)) done();
+  }
+
   /** Resolves when no round is running (tests, close). */
   async settle(): Promise<void> {
     while (this.#running) await new Promise((resolve) => setTimeout(resolve, 5));
@@ -122,6 +145,7 @@ export class ConfigReplicator {
 
   close(): void {
     this.#closed = true;
+    this.#wake();
     if (this.#retryTimer !== null) clearTimeout(this.#retryTimer);
   }
 
@@ -143,10 +167,15 @@ export class ConfigReplicator {
   async #pump(): Promise<void> {
     while (this.#again && !this.#closed) {
       this.#again = false;
-      if (!this.#conn.isUp) return; // the 'up' event kicks again
+      if (!this.#conn.isUp) {
+        // The 'up' event kicks again; nobody waits for a write that cannot happen now.
+        this.#wake();
+        return;
+      }
       try {
         await this.#round();
       } catch (err) {
+        this.#wake();
         if (!this.#conn.isUp || this.#closed) return;
         this.#options.logger.warn(`store: sync failed, retrying in 1 s: ${(err as Error).message}`);
         this.#retryTimer = setTimeout(() => this.kick(), 1_000);
@@ -181,6 +210,7 @@ export class ConfigReplicator {
       const doc = serialiseSharedConfig(next, this.#options.instanceId);
       if (doc.length > MAX_SHARED_CONFIG_BYTES) {
         this.#outbox.splice(0, batch.length);
+        this.#wake();
         this.#options.logger.error(`store: the configuration is larger than ${MAX_SHARED_CONFIG_BYTES} bytes: not shared`);
         return this.#done();
       }
@@ -191,6 +221,7 @@ export class ConfigReplicator {
       }
       this.#stats.writes++;
       this.#outbox.splice(0, batch.length);
+      if (this.#outbox.length === 0) this.#wake();
       this.#version = version;
       this.#seen = version;
       const seeded = read.kind === 'none' && batch.length === 0;

@@ -86,7 +86,7 @@ function load(urls: string[]): { stop(): Promise<{ ok: number; failed: number; f
 }
 
 describe('lb serve --store: several instances, one configuration', () => {
-  it('a server added through instance A takes traffic on instance B within 1 s', async () => {
+  it('a server added through instance A is in the store when A answers, and takes traffic on instance B within 1 s', async () => {
     const [s1, s2] = await scope.startServers(2);
     const name = cluster();
     const a = await startInstance(redis.url, name, [s1!]);
@@ -94,6 +94,8 @@ describe('lb serve --store: several instances, one configuration', () => {
     expect((await servedBy(b.url)).server).toBe('s1');
     expect((await send(`${a.admin}/lb/add-server`, 'POST', { host: '127.0.0.1', port: s2!.port, name: 's2' })).status).toBe(201);
     const added = Date.now();
+    // Answered once written: the store already holds it.
+    expect((await clusterOf(a)).store).toMatchObject({ configVersion: '2', pendingChanges: 0 });
     await waitFor('B routes to s2', async () => (await servedBy(b.url)).server === 's2', 1_000, 5);
     expect(Date.now() - added).toBeLessThan(1_000);
   });
