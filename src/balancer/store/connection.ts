@@ -134,10 +134,9 @@ export class StoreConnection extends EventEmitter<ConnectionEvents> {
     this.#subscriber.on('message', (channel: string, message: string) => {
       if (channel === this.keys.changes) onMessage(message);
     });
-    void this.#subscriber.connect().then(
-      () => this.#subscriber.subscribe(this.keys.changes),
-      () => undefined,
-    ).catch(() => undefined);
+    // Queued while the subscriber is not connected (its offline queue is on, with no retry limit), so it
+    // subscribes whenever Redis first answers, and ioredis re-subscribes after every reconnect.
+    this.#subscriber.subscribe(this.keys.changes).catch(() => undefined);
     await this.#commands.connect().catch(() => undefined);
   }
 

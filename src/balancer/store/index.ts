@@ -27,7 +27,7 @@ import type { ControlPlane } from '../control/control-plane.js';
 import type { StickySessions } from '../sticky.js';
 import { StoreConnection } from './connection.js';
 import { SharedHealth } from './health-verdicts.js';
-import { InstanceRegistry, type InstanceBeat } from './instances.js';
+import { HEARTBEAT_TTL_MS, InstanceRegistry, type InstanceBeat } from './instances.js';
 import { parseRedisUrl, redactedUrl } from './redis-url.js';
 import { ConfigReplicator } from './replication.js';
 import { SharedStickySecret } from './sticky-secret.js';
@@ -116,7 +116,7 @@ export async function attachStore({ control, config, logger, admin, sticky, admi
     return admitted;
   });
   registry.on('joined', (beat) => control.observe('instance-joined', null, `${beat.id} (${beat.url || 'no url'})`));
-  registry.on('left', (beat) => control.observe('instance-left', null, `${beat.id} (${beat.url || 'no url'}): no heartbeat for more than ${3} s`));
+  registry.on('left', (beat) => control.observe('instance-left', null, `${beat.id} (${beat.url || 'no url'}): no heartbeat for ${HEARTBEAT_TTL_MS / 1000} s`));
   registry.on('refreshed', () => health.reevaluate());
   conn.on('down', (reason) => {
     logger.warn(`store: lost ${shownUrl} (${reason}): serving on the last known state; configuration changes are refused until it is back`);
