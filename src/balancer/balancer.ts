@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
 import { ALGORITHM_NAMES, type AlgorithmName, type BalancerEventType, type HistoryResponse, type StatsSnapshot } from '../shared/api-types.js';
 import { LbError } from '../shared/errors.js';
 import { silentLogger, type Logger } from '../shared/log.js';
@@ -45,6 +45,7 @@ import { checkServerInit } from './edge/server-address.js';
 import { RateLimiter } from './edge/rate-limit.js';
 import { formatHashKey } from './hash-key.js';
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
+import { effectiveCheckType, probeTcp } from './tcp/health-probe.js';
 
 /** A server changed state (down, up, ejected, drained...): the embedding API's `server-state` event. */
 export interface ServerStateEvent {
@@ -133,6 +134,8 @@ export interface StartOptions {
 
 
 export async function startBalancer(config: BalancerConfig, options: StartOptions = {}): Promise<BalancerHandle> {
+  // Layer-4 mode is its own composition over the same pool, control plane and admin API (tcp/balancer.ts).
+  if (config.mode === 'tcp') return (await import('./tcp/balancer.js')).startTcpBalancer(config, options);
   const logger = options.logger ?? silentLogger;
   const role = options.role ?? 'single';
   const startedAt = new Date();
@@ -199,7 +202,7 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
   const passive = new PassiveHealth(pool, config.circuitBreaker, (type, server, detail) => control.observe(type, server, detail));
   const startChecker = (c: BalancerConfig): ActiveHealthChecker | null =>
     c.healthCheck.enabled && role !== 'worker'
-      ? new ActiveHealthChecker(pool, c.healthCheck, (server, healthy, detail) => control.apply({ type: 'setHealth', server: server.id, healthy, detail }), upstreamTls)
+      ? new ActiveHealthChecker(pool, c.healthCheck, (server, healthy, detail) => control.apply({ type: 'setHealth', server: server.id, healthy, detail }), upstreamTls, effectiveCheckType(c) === 'tcp' ? probeTcp : undefined)
       : null;
   checker = startChecker(config);
   const stateWriter = config.stateFile === null || role === 'worker' ? null : await restoreState(control, config.stateFile, logger);
@@ -307,6 +310,7 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
   let adminUrl = '';
   const snapshot = (): StatsSnapshot => ({
     version: VERSION,
+    mode: 'http',
     algorithm: control.algorithm.name,
     algorithms: ALGORITHM_NAMES,
     startedAt: startedAt.toISOString(),
@@ -445,7 +449,7 @@ function seedWorker(control: ControlPlane, passive: PassiveHealth, seed: WorkerS
 }
 
 /** Replays the saved runtime changes, then saves every new one (atomically) as it happens. */
-async function restoreState(control: ControlPlane, path: string, logger: Logger): Promise<StateFileWriter> {
+export async function restoreState(control: ControlPlane, path: string, logger: Logger): Promise<StateFileWriter> {
   const saved = await readStateFile(path);
   if (saved !== null) {
     const applied = control.restore(saved);
@@ -472,12 +476,12 @@ async function readTlsFiles(config: BalancerConfig): Promise<{ cert: Buffer | nu
   };
 }
 
-function displayHost(host: string): string {
+export function displayHost(host: string): string {
   if (host === '0.0.0.0' || host === '::' || host === '') return '127.0.0.1';
   return host.includes(':') ? `[${host}]` : host;
 }
 
-async function listen(server: HttpServer, port: number, host: string, what: string): Promise<void> {
+export async function listen(server: NetServer, port: number, host: string, what: string): Promise<void> {
   server.listen(port, host);
   try {
     await once(server, 'listening');

@@ -20,7 +20,7 @@ import type { HashKeySpec } from './hash-key.js';
 import { checkDestination, checkHost, checkPort, checkServerName } from './edge/server-address.js';
 import type { RateLimitConfig } from './edge/rate-limit.js';
 import { editDistance, SettingProblem } from './settings/kinds.js';
-import { camelCase, envNames, knownFileKeys, SETTINGS, type ConfigFlags, type HASH_FUNCTIONS, type SERVER_HEADER_MODES, type Setting, type STICKY_MODES } from './settings/table.js';
+import { camelCase, envNames, knownFileKeys, SETTINGS, type BALANCER_MODES, type ConfigFlags, type HASH_FUNCTIONS, type SERVER_HEADER_MODES, type Setting, type STICKY_MODES } from './settings/table.js';
 import type { ServerInit } from './server.js';
 
 export { HASH_FUNCTIONS, SERVER_HEADER_MODES, STICKY_MODES, type ConfigFlags } from './settings/table.js';
@@ -73,7 +73,24 @@ export interface TlsConfig {
   upstreamInsecure: boolean;
 }
 
+/** Layer-4 mode's own settings (see tcp/). */
+export interface TcpConfig {
+  /** No byte either way this long: the connection is closed. */
+  idleTimeoutMs: number;
+  /** Most client connections open at once (HAProxy's maxconn); one more is closed at once. */
+  maxConnections: number;
+  /** A drained server's connections are cut after this long; 0 = they stay until they close. */
+  drainTimeoutMs: number;
+  /** Clients send a PROXY protocol header first (lb behind another balancer). */
+  acceptProxy: boolean;
+}
+
+export type BalancerMode = (typeof BALANCER_MODES)[number];
+
 export interface BalancerConfig {
+  /** http: a reverse proxy of requests; tcp: forwards whole connections (tcp/). */
+  mode: BalancerMode;
+  tcp: TcpConfig;
   port: number;
   host: string;
   adminPort: number;
@@ -129,6 +146,7 @@ export const DEFAULT_CONFIG: Omit<BalancerConfig, 'servers' | 'serversFile' | 'w
     tls: {},
     rateLimit: {},
     store: {},
+    tcp: {},
   } as BalancerConfig;
   for (const s of SETTINGS as readonly Setting[]) s.set(config, structuredClone(s.default));
   return config;
@@ -172,7 +190,7 @@ export { MAX_WEIGHT };
 /** Validates one server entry: `{host, port, weight?, name?}` or `{url}` (as the bench harness writes). */
 export function parseServer(value: unknown, path: string, warnings: string[] = []): ServerInit {
   if (!isObject(value)) throw invalid(path, `must be an object like {"host": "127.0.0.1", "port": 3001}, got ${JSON.stringify(value)}`);
-  warnUnknown(value, ['host', 'port', 'weight', 'name', 'url', 'id', 'max_conns', 'tls'], path, warnings);
+  warnUnknown(value, ['host', 'port', 'weight', 'name', 'url', 'id', 'max_conns', 'tls', 'send_proxy'], path, warnings);
   let host: string;
   let port: number;
   let tlsFromUrl = false;
@@ -201,6 +219,10 @@ export function parseServer(value: unknown, path: string, warnings: string[] = [
   if (value.max_conns !== undefined) init.maxConns = int(value.max_conns, `${path}.max_conns`, 0, 1_000_000);
   if (value.tls !== undefined) init.tls = bool(value.tls, `${path}.tls`);
   else if (tlsFromUrl) init.tls = true;
+  if (value.send_proxy !== undefined) {
+    if (value.send_proxy !== 'v1' && value.send_proxy !== 'v2') throw invalid(`${path}.send_proxy`, `must be "v1" or "v2" (PROXY protocol version, tcp mode), got ${JSON.stringify(value.send_proxy)}`);
+    init.sendProxy = value.send_proxy;
+  }
   return init;
 }
 

@@ -23,6 +23,8 @@ export interface ServerInit {
   maxConns?: number;
   /** Speak HTTPS to this server. */
   tls?: boolean;
+  /** tcp mode: start each connection with a PROXY protocol header of this version (HAProxy's send-proxy). */
+  sendProxy?: 'v1' | 'v2';
 }
 
 /** A server's id: its name, or `host:port` when it has none (the one rule; the pool and reloads use it). */
@@ -60,6 +62,8 @@ export class Server {
   readonly host: string;
   readonly port: number;
   readonly origin: string;
+  /** tcp mode: the PROXY protocol version sent to this server first; null = none. */
+  readonly sendProxy: 'v1' | 'v2' | null;
   readonly addedAt: Date;
   // State changes only through the methods below (the pool and the control plane call them); everyone
   // else reads the getters.
@@ -220,6 +224,7 @@ export class Server {
     const hostForUrl = init.host.includes(':') ? `[${init.host}]` : init.host;
     this.origin = `${init.tls === true ? 'https' : 'http'}://${hostForUrl}:${init.port}`;
     this.name = init.name ?? null;
+    this.sendProxy = init.sendProxy ?? null;
     this.id = serverIdOf(init);
     this.addedAt = addedAt;
   }
@@ -277,6 +282,35 @@ export class Server {
     this.peakEwma.observe(ok ? durationMs : Math.max(durationMs, FAILURE_LATENCY_PENALTY_MS), nowMs);
     this.#ewmaLatencyMs =
       this.latency.count === 1 ? durationMs : this.#ewmaLatencyMs + EWMA_ALPHA * (durationMs - this.#ewmaLatencyMs);
+  }
+
+  /**
+   * tcp mode: a connection reached this server after `connectMs`. Its latency figures (and
+   * least_response_time) follow connect time, measured when it is known rather than when the
+   * connection ends, which may be hours later.
+   */
+  connectMeasured(connectMs: number, nowMs = performance.now()): void {
+    const bucket = bucketOf(connectMs);
+    this.latency.record(connectMs, bucket);
+    this.recentLatency.record(connectMs, nowMs, bucket);
+    this.peakEwma.observe(connectMs, nowMs);
+    this.#ewmaLatencyMs = this.latency.count === 1 ? connectMs : this.#ewmaLatencyMs + EWMA_ALPHA * (connectMs - this.#ewmaLatencyMs);
+  }
+
+  /**
+   * tcp mode: a connection to this server ended; `ok` false when it ended on an error of the server's
+   * side, null for no verdict (the client left while the connect was still running).
+   */
+  connectionFinished(ok: boolean | null, error: string | null): void {
+    if (this.#activeRequests <= 0) this.#counterUnderflows += 1;
+    else this.#activeRequests -= 1;
+    if (ok === null) return;
+    if (ok) {
+      this.#totalSuccesses += 1;
+    } else {
+      this.#totalFailures += 1;
+      this.#lastError = error;
+    }
   }
 
   resetCounters(): void {

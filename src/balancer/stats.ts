@@ -5,6 +5,7 @@
  */
 import type { LbErrorCode } from '../shared/errors.js';
 import type { RequestOutcome } from './outcome.js';
+import type { ConnectionOutcome } from './tcp/connection-outcome.js';
 import type { BalancerEvent, HistoryEntry, StatsTotals, StatusClassCounts } from '../shared/api-types.js';
 import { round } from '../shared/round.js';
 
@@ -19,6 +20,9 @@ interface HistorySlot {
   durationMs: number;
   retries: number;
   error: string | null;
+  /** tcp mode: bytes client -> server and server -> client; -1 for an HTTP request. */
+  bytesIn: number;
+  bytesOut: number;
 }
 
 /** Longer paths are cut in the history: it is for eyes, and a bound keeps the ring's memory bounded. */
@@ -97,6 +101,8 @@ export class BalancerStats {
       durationMs: 0,
       retries: 0,
       error: null,
+      bytesIn: -1,
+      bytesOut: -1,
     }));
   }
 
@@ -135,6 +141,41 @@ export class BalancerStats {
     slot.durationMs = outcome.durationMs;
     slot.retries = outcome.attempts > 1 ? outcome.attempts - 1 : 0;
     slot.error = error;
+    slot.bytesIn = -1;
+    slot.bytesOut = -1;
+    this.#ringNext = (this.#ringNext + 1) % this.historyCapacity;
+    if (this.#ringSize < this.historyCapacity) this.#ringSize += 1;
+  }
+
+  /**
+   * One finished client connection in tcp mode: counted as a request (requests, successes, failures keep
+   * their meaning per connection), and listed in the history as `TCP <client>`.
+   */
+  recordConnection(outcome: ConnectionOutcome): void {
+    const c = this.#counters;
+    const { error } = outcome;
+    c.requests += 1;
+    // Ended by either side, an idle timeout, a drain cut or shutdown: the connection did its job. No server, a
+    // failed connect, a reset from the server or a refused PROXY header: it did not.
+    if (error === null || error === 'LB_CLIENT_GONE' || error === 'LB_IDLE_TIMEOUT' || error === 'LB_DRAIN_TIMEOUT' || error === 'LB_INTERRUPTED') c.successes += 1;
+    else c.failures += 1;
+    if (outcome.attempts > 1) c.retries += outcome.attempts - 1;
+    if (error !== null) {
+      const counter = COUNTER_OF_ERROR[error];
+      if (counter !== undefined) c[counter] += 1;
+    }
+    if (this.historyCapacity === 0) return;
+    const slot = this.#ring[this.#ringNext]!;
+    slot.timeMs = Date.now();
+    slot.method = 'TCP';
+    slot.path = outcome.clientIp.includes(':') ? `[${outcome.clientIp}]:${outcome.clientPort}` : `${outcome.clientIp}:${outcome.clientPort}`;
+    slot.server = outcome.server?.id ?? null;
+    slot.status = 0;
+    slot.durationMs = outcome.durationMs;
+    slot.retries = outcome.attempts > 1 ? outcome.attempts - 1 : 0;
+    slot.error = error;
+    slot.bytesIn = outcome.bytesIn;
+    slot.bytesOut = outcome.bytesOut;
     this.#ringNext = (this.#ringNext + 1) % this.historyCapacity;
     if (this.#ringSize < this.historyCapacity) this.#ringSize += 1;
   }
@@ -154,6 +195,7 @@ export class BalancerStats {
         durationMs: round(slot.durationMs),
         retries: slot.retries,
         error: slot.error,
+        ...(slot.bytesIn >= 0 ? { bytesIn: slot.bytesIn, bytesOut: slot.bytesOut } : {}),
       });
     }
     return out;

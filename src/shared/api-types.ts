@@ -35,6 +35,10 @@ export interface HealthCheckSnapshot {
 }
 
 export interface ServerSnapshot {
+  /** tcp mode: bytes client -> this server and back (open connections included), and failed connects. */
+  bytesIn?: number;
+  bytesOut?: number;
+  connectFailures?: number;
   id: string;
   host: string;
   port: number;
@@ -110,6 +114,11 @@ export interface StatsTotals {
   /** Client connections closed at once because their address had max_conns_per_client open. */
   connectionsRejected: number;
   status: StatusClassCounts;
+  /** tcp mode: bytes client -> servers and back, over all connections (open ones included). */
+  bytesIn?: number;
+  bytesOut?: number;
+  /** tcp mode: most client connections open at once (max_connections). */
+  maxConnections?: number;
 }
 
 /** The edge limits in force (README "Security" lists them with their defaults). */
@@ -151,6 +160,8 @@ export interface WorkerSnapshot {
 
 export interface StatsSnapshot {
   version: string;
+  /** http: requests; tcp: connections (requests count connections, activeRequests open ones; bytes in totals and servers). */
+  mode?: 'http' | 'tcp';
   algorithm: AlgorithmName;
   algorithms: readonly AlgorithmName[];
   startedAt: string;
@@ -239,6 +250,9 @@ export interface HistoryEntry {
   retries: number;
   /** Error code when the balancer answered for the server (502/503/504) or the client went away. */
   error: string | null;
+  /** tcp mode (method "TCP", path the client's address, status 0): bytes client -> server and back. */
+  bytesIn?: number;
+  bytesOut?: number;
 }
 
 export type BalancerEventType =

@@ -34,7 +34,9 @@ export type LbErrorCode =
   | 'LB_UPSTREAM_CONNECT'
   | 'LB_UPSTREAM_ERROR'
   | 'LB_UPSTREAM_TIMEOUT'
-  | 'LB_STORE_UNAVAILABLE';
+  | 'LB_STORE_UNAVAILABLE'
+  | 'LB_IDLE_TIMEOUT'
+  | 'LB_DRAIN_TIMEOUT';
 
 const HTTP_STATUS: Record<LbErrorCode, number> = {
   LB_USAGE: 400,
@@ -72,6 +74,10 @@ const HTTP_STATUS: Record<LbErrorCode, number> = {
   // A cluster change while the shared store (Redis) is away: refused rather than applied on one
   // instance only; traffic keeps flowing on the last known state.
   LB_STORE_UNAVAILABLE: 503,
+  // tcp mode only (a connection has no status to send): no byte either way for idle_timeout; a drained
+  // server's connection cut at drain_timeout.
+  LB_IDLE_TIMEOUT: 408,
+  LB_DRAIN_TIMEOUT: 503,
 };
 
 /**

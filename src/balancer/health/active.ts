@@ -15,6 +15,8 @@ import { HealthState } from './health-state.js';
 
 export interface HealthCheckConfig {
   enabled: boolean;
+  /** tcp: a connect succeeds; http: GET `path`; null: tcp in tcp mode, http otherwise (see effectiveCheckType). */
+  type: 'tcp' | 'http' | null;
   path: string;
   intervalMs: number;
   timeoutMs: number;
@@ -61,8 +63,12 @@ export async function probe(server: Server, config: HealthCheckConfig, dispatche
 /** A server passed `rise` checks (healthy) or failed `fall` checks (not) in a row. */
 export type HealthVerdictSink = (server: Server, healthy: boolean, detail: string) => void;
 
+/** Checks one server once; the HTTP probe by default, tcp/health-probe.ts's connect probe in tcp mode. */
+export type Prober = (server: Server, config: HealthCheckConfig) => Promise<ProbeResult>;
+
 export class ActiveHealthChecker {
   readonly #pool: ServerPool;
+  readonly #probe: Prober;
   readonly #config: HealthCheckConfig;
   readonly #onVerdict: HealthVerdictSink;
   readonly #agent: Agent;
@@ -71,8 +77,9 @@ export class ActiveHealthChecker {
   #timer: NodeJS.Timeout | null = null;
   #closed = false;
 
-  constructor(pool: ServerPool, config: HealthCheckConfig, onVerdict: HealthVerdictSink, tls: UpstreamTls = { ca: null, rejectUnauthorized: true }) {
+  constructor(pool: ServerPool, config: HealthCheckConfig, onVerdict: HealthVerdictSink, tls: UpstreamTls = { ca: null, rejectUnauthorized: true }, prober?: Prober) {
     this.#pool = pool;
+    this.#probe = prober ?? ((server, c) => probe(server, c, this.#agent));
     this.#config = config;
     this.#onVerdict = onVerdict;
     // One connection per server, kept alive between checks, apart from the traffic pools.
@@ -105,7 +112,7 @@ export class ActiveHealthChecker {
     if (this.#inFlight.has(server) || this.#closed) return;
     this.#inFlight.add(server);
     try {
-      const result = await probe(server, this.#config, this.#agent);
+      const result = await this.#probe(server, this.#config);
       if (this.#closed || !this.#pool.servers.includes(server)) return;
       let state = this.#states.get(server);
       if (state === undefined) {

@@ -18,6 +18,8 @@ import { parseClusterName, parseRedisUrl, redactedUrl, REDIS_URL_HELP } from '..
 export const HASH_FUNCTIONS = ['fnv1a', 'djb2', 'md5', 'sha1'] as const;
 export const STICKY_MODES = ['off', 'cookie', 'ip'] as const;
 export const SERVER_HEADER_MODES = ['id', 'name', 'off'] as const;
+export const BALANCER_MODES = ['http', 'tcp'] as const;
+export const HEALTH_CHECK_TYPES = ['tcp', 'http'] as const;
 
 export interface Setting<T = unknown, F extends string = string> {
   /** Path in the servers file: `load_balancer.timeout`. */
@@ -139,6 +141,7 @@ export const SETTINGS = [
   setting({ file: 'admin.token', flag: 'admin-token', kind: optional(secret), default: null, live: false, help: 'bearer token for every admin route but /health and the dashboard page', shownDefault: 'none', get: (c) => c.adminToken, set: (c, v) => (c.adminToken = v) }),
   setting({ file: 'admin.cors', flag: 'admin-cors', kind: list(origin, 'origins like http://localhost:3000 (comma-separated) or *'), default: [], live: false, help: 'origins allowed to call the admin API from a browser', get: (c) => c.adminCors, set: (c, v) => (c.adminCors = v) }),
   // ---- proxying ----
+  setting({ file: 'load_balancer.mode', flag: 'mode', kind: oneOf(BALANCER_MODES), default: 'http', live: false, help: 'http: a reverse proxy of requests; tcp: forwards connections (any TCP service: Redis, databases, TLS passthrough)', get: (c) => c.mode, set: (c, v) => (c.mode = v) }),
   setting({ file: 'load_balancer.algorithm', flag: 'algorithm', kind: oneOf<AlgorithmName>(ALGORITHM_NAMES), default: 'round_robin', live: true, help: 'balancing algorithm', get: (c) => c.algorithm, set: (c, v) => (c.algorithm = v) }),
   setting({ file: 'load_balancer.timeout', flag: 'timeout', kind: duration(1, 3_600_000), default: 30_000, live: true, help: "wait for a server's response headers (and the longest pause in a body, or an idle WebSocket) -> 504", get: (c) => c.timeoutMs, set: (c, v) => (c.timeoutMs = v) }),
   setting({ file: 'load_balancer.connect_timeout', flag: 'connect-timeout', kind: duration(1, 600_000), default: 5_000, live: false, help: 'connect to a server', get: (c) => c.connectTimeoutMs, set: (c, v) => (c.connectTimeoutMs = v) }),
@@ -167,8 +170,14 @@ export const SETTINGS = [
   setting({ file: 'rate_limit.burst', flag: 'rate-limit-burst', kind: optional(int(1, 10_000_000)), default: null, live: false, help: 'requests a client may send at once after a quiet spell', shownDefault: "one second's worth", get: (c) => c.rateLimit.burst, set: (c, v) => (c.rateLimit.burst = v) }),
   setting({ file: 'rate_limit.key', flag: 'rate-limit-key', kind: hashKey, default: { kind: 'ip' }, live: false, help: 'what identifies a client (missing header or cookie: the IP)', get: (c) => c.rateLimit.key, set: (c, v) => (c.rateLimit.key = v) }),
   setting({ file: 'rate_limit.max_clients', flag: 'rate-limit-max-clients', kind: int(1, 10_000_000), default: 100_000, live: false, help: 'clients tracked at once; the least recently seen are forgotten', get: (c) => c.rateLimit.maxKeys, set: (c, v) => (c.rateLimit.maxKeys = v) }),
+  // ---- tcp mode ----
+  setting({ file: 'load_balancer.tcp_idle_timeout', flag: 'tcp-idle-timeout', kind: duration(1, 86_400_000), default: 600_000, live: true, help: 'tcp mode: a connection with no byte either way this long is closed (nginx stream: 10m)', get: (c) => c.tcp.idleTimeoutMs, set: (c, v) => (c.tcp.idleTimeoutMs = v) }),
+  setting({ file: 'load_balancer.max_connections', flag: 'max-connections', kind: int(1, 1_000_000), default: 10_000, live: false, help: 'tcp mode: most client connections open at once; one more is closed at once and counted', get: (c) => c.tcp.maxConnections, set: (c, v) => (c.tcp.maxConnections = v) }),
+  setting({ file: 'load_balancer.drain_timeout', flag: 'drain-timeout', kind: duration(0, 86_400_000), default: 0, live: true, help: "tcp mode: a drained server's open connections are closed after this long (0 = they stay until they close)", get: (c) => c.tcp.drainTimeoutMs, set: (c, v) => (c.tcp.drainTimeoutMs = v) }),
+  setting({ file: 'load_balancer.accept_proxy', flag: 'accept-proxy', kind: bool, default: false, live: false, help: 'tcp mode: clients start with a PROXY protocol v1 or v2 header (lb behind another balancer); without one they are refused', get: (c) => c.tcp.acceptProxy, set: (c, v) => (c.tcp.acceptProxy = v) }),
   // ---- health ----
   setting({ file: 'health_check.enabled', flag: 'health-check', kind: bool, default: true, live: true, help: 'active health checks (--no-health-check to turn off)', get: (c) => c.healthCheck.enabled, set: (c, v) => (c.healthCheck.enabled = v) }),
+  setting({ file: 'health_check.type', flag: 'health-type', kind: optional(oneOf(HEALTH_CHECK_TYPES)), default: null, live: true, help: 'tcp: a connect succeeds; http: GET the health path', shownDefault: 'tcp in tcp mode, else http', get: (c) => c.healthCheck.type, set: (c, v) => (c.healthCheck.type = v) }),
   setting({ file: 'health_check.path', flag: 'health-path', kind: healthPath, default: '/health', live: true, help: 'path probed on each server', get: (c) => c.healthCheck.path, set: (c, v) => (c.healthCheck.path = v) }),
   setting({ file: 'health_check.interval', flag: 'health-interval', kind: duration(100, 3_600_000), default: 2_000, live: true, help: 'time between checks of one server', get: (c) => c.healthCheck.intervalMs, set: (c, v) => (c.healthCheck.intervalMs = v) }),
   setting({ file: 'health_check.timeout', flag: 'health-timeout', kind: duration(10, 600_000), default: 1_000, live: true, help: 'a check slower than this fails', get: (c) => c.healthCheck.timeoutMs, set: (c, v) => (c.healthCheck.timeoutMs = v) }),
