@@ -224,6 +224,20 @@ describe('lb --mode tcp forwards connections', () => {
     await waitFor('drained', () => lb.admin.stats().servers[0]!.state === 'drained');
   });
 
+  it('switching the algorithm at runtime applies to the next connection; open ones stay where they are', async () => {
+    const [a, b] = await startTcpServers(scope, 2);
+    const lb = await startTcpLb(scope, [{ port: a!.port, name: 'a' }, { port: b!.port, name: 'b' }]);
+    const first = await held(lb.port);
+    lb.admin.setAlgorithm('consistent_hash');
+    const names = new Set<string>();
+    for (let i = 0; i < 6; i++) names.add(await nameVia(lb.port));
+    // One client IP: one server, every time.
+    expect(names.size).toBe(1);
+    expect(await echoOn(first.socket, 'kept')).toBe('kept');
+    lb.admin.setAlgorithm('round_robin');
+    expect(new Set([await nameVia(lb.port), await nameVia(lb.port)]).size).toBe(2);
+  });
+
   it('TCP health checks take a stopped server out (fall) and bring it back (rise)', async () => {
     const [a, b] = await startTcpServers(scope, 2);
     const lb = await startTcpLb(scope, [{ port: a!.port, name: 'a' }, { port: b!.port, name: 'b' }], { healthCheck: true, healthFall: 2, healthRise: 1, healthInterval: '1h' });
