@@ -72,8 +72,30 @@ interface Column {
   cell: (s: ServerSnapshot, m: MonitorModel) => string;
 }
 
-function columnsFor(width: number): Column[] {
+/** Megabytes with one decimal below 100: bytes a tcp-mode server forwarded. */
+const megabytes = (bytes: number): string => formatNumber(bytes / 1e6, bytes < 1e8 ? 1 : 0);
+
+/**
+ * tcp mode (the snapshot's `mode`): the same table over connections. Active = open connections, the rate
+ * is new connections per second, latency is connect time, and Score gives way to the bytes forwarded.
+ */
+function columnsFor(width: number, tcp: boolean): Column[] {
   const wide = width >= 120;
+  if (tcp) {
+    const columns: Column[] = [
+      { header: 'Server', width: wide ? 22 : 14, cell: (s) => abbreviate(s.id, (wide ? 22 : 14) - 1) },
+      { header: 'State', width: 8, cell: (s) => `${ANSI[s.state][0]}${s.state}${ANSI[s.state][1]}` },
+      { header: wide ? 'Open' : 'Open', width: wide ? 6 : 5, cell: (s) => String(s.activeRequests) },
+      { header: 'Conn/s', width: wide ? 7 : 6, cell: (s, m) => formatNumber(m.rates.get(s.id)?.rps ?? 0, 1) },
+      { header: 'Total', width: wide ? 9 : 6, cell: (s) => String(s.totalRequests) },
+      { header: wide ? 'Failed' : 'Fail', width: wide ? 7 : 5, cell: (s) => String(s.totalFailures) },
+    ];
+    if (wide) columns.push({ header: 'MB in', width: 8, cell: (s) => megabytes(s.bytesIn ?? 0) }, { header: 'MB out', width: 8, cell: (s) => megabytes(s.bytesOut ?? 0) });
+    columns.push({ header: wide ? 'Conn ms' : 'Cn ms', width: wide ? 8 : 6, cell: (s) => formatNumber(s.recentAvgResponseTimeMs, 1) });
+    columns.push({ header: wide ? 'Weight' : 'Wt', width: wide ? 8 : 4, cell: (s) => String(s.weight) });
+    columns.push({ header: wide ? 'Circuit' : 'Circ', width: 9, cell: (s) => s.circuit });
+    return columns;
+  }
   const columns: Column[] = [
     // Cut to fit with a blank before State, keeping the id's end (the port tells 127.0.0.1:19301 from :19302).
     { header: 'Server', width: wide ? 22 : 14, cell: (s) => abbreviate(s.id, (wide ? 22 : 14) - 1) },
@@ -121,7 +143,9 @@ function connectionText(model: MonitorModel, options: ViewOptions): string {
 export function buildView(model: MonitorModel, options: ViewOptions): DashboardView {
   const snapshot = model.snapshot;
   const servers = snapshot?.servers ?? [];
-  const columns = columnsFor(options.width);
+  const tcp = snapshot?.mode === 'tcp';
+  const unit = tcp ? 'conn/s' : 'req/s';
+  const columns = columnsFor(options.width, tcp);
   const rowIds = servers.map((s) => s.id);
   const found = options.selectedId === null ? -1 : rowIds.indexOf(options.selectedId);
 
@@ -133,17 +157,19 @@ export function buildView(model: MonitorModel, options: ViewOptions): DashboardV
     // In order of importance: what does not fit the width is left out from the end.
     header = fitParts(
       [
-        `{bold}lb{/bold} ${snapshot.url.replace(/^https?:\/\//, '')}`,
+        `{bold}lb{/bold} ${snapshot.url.replace(/^(https?|tcp):\/\//, '')}${tcp ? ' (tcp)' : ''}`,
         connectionText(model, options),
-        `${formatNumber(model.totalRps, 1)} req/s`,
+        `${formatNumber(model.totalRps, 1)} ${unit}`,
         snapshot.cluster !== undefined ? clusterText(snapshot.cluster) : '',
         `err ${formatPercent(model.recentErrorRate)}`,
+        // tcp mode: the open connections and the bytes forwarded so far, each way.
+        tcp ? `${snapshot.totals.activeRequests} open, ${megabytes(snapshot.totals.bytesIn ?? 0)}/${megabytes(snapshot.totals.bytesOut ?? 0)} MB in/out` : '',
         `${healthy}/${servers.length} up`,
         snapshot.algorithm,
         workersText(snapshot),
         options.webUrl ? `web ${options.webUrl.replace(/^https?:\/\//, '')}` : '',
         `uptime ${formatDuration(snapshot.uptimeSeconds)}`,
-        `sessions ${snapshot.sessions.active}`,
+        tcp ? "" : `sessions ${snapshot.sessions.active}`,
         // Shown only while a rate limit is on: how many requests it refused.
         snapshot.limits.rateLimitPerSecond > 0 ? `limited ${snapshot.totals.rateLimited} (${snapshot.limits.rateLimitPerSecond}/s)` : '',
         `every ${options.intervalMs / 1000}s`,
@@ -174,12 +200,12 @@ export function buildView(model: MonitorModel, options: ViewOptions): DashboardV
     rowIds,
     selectedIndex: found === -1 ? (rowIds.length > 0 ? 0 : -1) : found,
     sparkline: {
-      titles: shown.map((s) => `${s.id} ${formatNumber(model.rates.get(s.id)?.rps ?? 0, 1)} req/s`),
+      titles: shown.map((s) => `${s.id} ${formatNumber(model.rates.get(s.id)?.rps ?? 0, 1)} ${unit}`),
       data: shown.map((s) => seriesOf(model.rates.get(s.id)?.series ?? [])),
     },
     line: [
-      { title: 'req/s', x, y: [...model.totalSeries], style: { line: 'green' } },
-      { title: 'errors/s', x, y: [...model.errorSeries], style: { line: 'red' } },
+      { title: unit, x, y: [...model.totalSeries], style: { line: 'green' } },
+      { title: tcp ? 'failed/s' : 'errors/s', x, y: [...model.errorSeries], style: { line: 'red' } },
     ],
     bar: {
       titles: servers.slice(0, options.maxBars).map((s) => abbreviate(s.id, options.barLabelWidth)),

@@ -23,9 +23,10 @@ import {
   instanceCells,
   isDraining,
   overviewText,
-  SERVER_COLUMNS,
   serverCells,
+  serverColumns,
   serverRequestRates,
+  type BalancerMode,
   type OverviewText,
 } from './view.js';
 
@@ -96,14 +97,31 @@ const api = new AdminApi(sessionStorage.getItem(TOKEN_KEY), () => {
   if (!ui.tokenDialog.open) ui.tokenDialog.showModal();
 });
 
-/** The servers table's headers: its text columns (view.ts), then the buttons. */
-const SERVER_HEADERS = [...SERVER_COLUMNS, { header: 'Actions', title: undefined }];
+/** http or tcp, as the last snapshot said: the words of labels, headers and charts follow it. */
+let mode: BalancerMode = 'http';
 
-/** The header row, built once from SERVER_HEADERS. */
+/** The servers table's headers: its text columns (view.ts), then the buttons. */
+const serverHeaders = (): Array<{ header: string; title?: string | undefined }> => [...serverColumns(mode), { header: 'Actions', title: undefined }];
+
+/**
+ * Switches the page's words to the balancer's mode: every element with a data-tcp label (index.html)
+ * shows it in tcp mode and its own text otherwise; the table header is rebuilt.
+ */
+function applyMode(next: BalancerMode): void {
+  if (next === mode) return;
+  mode = next;
+  for (const node of document.querySelectorAll<HTMLElement>('[data-tcp]')) {
+    node.dataset.http ??= node.textContent ?? '';
+    node.textContent = mode === 'tcp' ? node.dataset.tcp! : node.dataset.http;
+  }
+  renderServerHeaders();
+}
+
+/** The header row, built from serverHeaders() at start and when the mode changes. */
 function renderServerHeaders(): void {
   const row = el('tr');
   row.append(
-    ...SERVER_HEADERS.map(({ header, title }) => {
+    ...serverHeaders().map(({ header, title }) => {
       const th = el('th', header);
       if (title !== undefined) th.title = title;
       return th;
@@ -187,6 +205,7 @@ class Dashboard {
     const serverRps = serverRequestRates(stats.servers, before?.stats.servers ?? null, seconds);
     this.#previous = { atMs: now, stats };
 
+    applyMode(stats.mode ?? 'http');
     ui.target.textContent = stats.url;
     const text = overviewText(stats, rates);
     for (const key of Object.keys(ui.overview) as Array<keyof OverviewText>) breakableText(ui.overview[key], text[key]);
@@ -231,7 +250,7 @@ function renderServers(servers: readonly ServerSnapshot[], serverRps: ReadonlyMa
   const tbody = ui.servers.tBodies[0]!;
   if (servers.length === 0) {
     const empty = el('td', 'no servers: add one below', 'muted');
-    empty.colSpan = SERVER_HEADERS.length;
+    empty.colSpan = serverHeaders().length;
     const tr = el('tr');
     tr.append(empty);
     tbody.replaceChildren(tr);
@@ -247,9 +266,10 @@ function serverRow(s: ServerSnapshot, rps: number | null): HTMLTableRowElement {
   const tr = el('tr');
   tr.dataset.server = s.id;
   // data-label: a phone shows each row as a card, every value beside its header (style.css).
-  const cells = serverCells(s, rps).map((text, i) => {
+  const columns = serverColumns(mode);
+  const cells = serverCells(s, rps, mode).map((text, i) => {
     const td = el('td', text);
-    td.dataset.label = SERVER_COLUMNS[i]!.header;
+    td.dataset.label = columns[i]!.header;
     return td;
   });
   cells[1]!.className = `state ${s.state}`;

@@ -22,8 +22,26 @@ export interface OverviewText {
   workers: string;
 }
 
+/** Megabytes, one decimal below 100. */
+const megabytes = (bytes: number): string => formatNumber(bytes / 1e6, bytes < 1e8 ? 1 : 0);
+
 export function overviewText(stats: StatsSnapshot, rates: TotalsRates): OverviewText {
   const { totals, limits } = stats;
+  if (stats.mode === 'tcp') {
+    // The same cards over connections (index.html's data-tcp labels): bytes instead of sessions,
+    // connections refused at max_connections instead of rate-limited requests.
+    return {
+      algorithm: stats.algorithm,
+      servers: `${stats.servers.filter((s) => s.state === 'up').length} / ${stats.servers.length}`,
+      rps: formatNumber(rates.requestsPerSecond, 1),
+      errors: formatPercent(rates.errorRate),
+      active: String(totals.activeRequests),
+      total: String(totals.requests),
+      sessions: `${megabytes(totals.bytesIn ?? 0)} / ${megabytes(totals.bytesOut ?? 0)}`,
+      limited: String(totals.connectionsRejected),
+      uptime: formatDuration(stats.uptimeSeconds),
+    };
+  }
   return {
     algorithm: stats.algorithm,
     servers: `${stats.servers.filter((s) => s.state === 'up').length} / ${stats.servers.length}`,
@@ -52,7 +70,11 @@ export interface ServerColumn {
   title?: string;
   /** `rps`: the server's requests per second over the last poll interval, null before two polls saw it. */
   cell(s: ServerSnapshot, rps: number | null): string;
+  /** tcp mode's header, title or cell where they differ (requests are connections, latency connect time). */
+  tcp?: Partial<Omit<ServerColumn, 'tcp'>>;
 }
+
+export type BalancerMode = NonNullable<StatsSnapshot['mode']>;
 
 /**
  * The servers table's text columns, in order; app.ts builds the header row from these (and adds
@@ -62,21 +84,26 @@ export interface ServerColumn {
 export const SERVER_COLUMNS: readonly ServerColumn[] = [
   { header: 'Server', cell: (s) => s.id },
   { header: 'State', cell: (s) => s.state },
-  { header: 'Active', cell: (s) => String(s.activeRequests) },
-  { header: 'Req/s', title: 'over the last refresh interval', cell: (_, rps) => (rps === null ? '-' : formatNumber(rps, 1)) },
-  { header: 'Requests', cell: (s) => String(s.totalRequests) },
-  { header: 'Errors', cell: (s) => String(s.totalFailures) },
-  { header: 'Err %', cell: (s) => formatPercent(s.errorRate) },
-  { header: 'Avg ms', title: 'last minute', cell: (s) => formatNumber(s.recentAvgResponseTimeMs, 1) },
-  { header: 'P99 ms', title: 'last minute', cell: (s) => formatNumber(s.recentP99ResponseTimeMs, 1) },
-  { header: 'Score', title: "least_response_time's cost: latency x (active + 1)", cell: (s) => formatNumber(s.latencyScoreMs, 1) },
+  { header: 'Active', cell: (s) => String(s.activeRequests), tcp: { header: 'Open' } },
+  { header: 'Req/s', title: 'over the last refresh interval', cell: (_, rps) => (rps === null ? '-' : formatNumber(rps, 1)), tcp: { header: 'Conn/s' } },
+  { header: 'Requests', cell: (s) => String(s.totalRequests), tcp: { header: 'Connections' } },
+  { header: 'Errors', cell: (s) => String(s.totalFailures), tcp: { header: 'Failed' } },
+  { header: 'Err %', cell: (s) => formatPercent(s.errorRate), tcp: { header: 'Fail %' } },
+  { header: 'Avg ms', title: 'last minute', cell: (s) => formatNumber(s.recentAvgResponseTimeMs, 1), tcp: { header: 'Connect ms', title: 'mean connect time, last minute' } },
+  { header: 'P99 ms', title: 'last minute', cell: (s) => formatNumber(s.recentP99ResponseTimeMs, 1), tcp: { header: 'MB in / out', title: 'bytes forwarded to the server / back to clients', cell: (s) => `${megabytes(s.bytesIn ?? 0)} / ${megabytes(s.bytesOut ?? 0)}` } },
+  { header: 'Score', title: "least_response_time's cost: latency x (active + 1)", cell: (s) => formatNumber(s.latencyScoreMs, 1), tcp: { title: "least_response_time's cost: connect time x (open + 1)" } },
   { header: 'Weight', cell: (s) => (s.effectiveWeight < s.weight ? `${formatNumber(s.effectiveWeight, 1)} of ${s.weight}` : String(s.weight)) },
   { header: 'Circuit', cell: (s) => s.circuit },
 ];
 
+/** The columns as a mode shows them. */
+export function serverColumns(mode: BalancerMode): ServerColumn[] {
+  return SERVER_COLUMNS.map((c) => (mode === 'tcp' && c.tcp !== undefined ? { ...c, ...c.tcp } : c));
+}
+
 /** The servers table's text cells, in the order of SERVER_COLUMNS. */
-export function serverCells(s: ServerSnapshot, rps: number | null): string[] {
-  return SERVER_COLUMNS.map((column) => column.cell(s, rps));
+export function serverCells(s: ServerSnapshot, rps: number | null, mode: BalancerMode = 'http'): string[] {
+  return serverColumns(mode).map((column) => column.cell(s, rps));
 }
 
 /**
