@@ -20,7 +20,6 @@ targets=(
   nginx-stream
   "node-tcp=node $B/node-tcp-proxy.js"
   'lb-tcp=node bin/lb.js serve --mode tcp --port {PORT} --admin-port 0 --servers {SERVERS_JSON} --log-level warn'
-  'lb-tcp-nohc=node bin/lb.js serve --mode tcp --port {PORT} --admin-port 0 --servers {SERVERS_JSON} --log-level warn --no-health-check'
 )
 echo "== persistent connections (req/s through the byte pipe) =="
 flock /tmp/lb-bench.lock bash "$B/proxy-bench.sh" -r "$ROUNDS" --no-low direct "${targets[@]}"
