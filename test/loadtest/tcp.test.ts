@@ -8,7 +8,7 @@ import { tcpTarget } from '../../src/loadtest/tcp-run.js';
 import { TcpLoadRun } from '../../src/loadtest/tcp-runner.js';
 import { runLb } from '../helpers/cli.js';
 import { closedAfterEach, deadAddress } from '../helpers/servers.js';
-import { startTcpLb, startTcpServers } from '../balancer/tcp/helpers.js';
+import { recorded, startTcpLb, startTcpServers } from '../balancer/tcp/helpers.js';
 
 const scope = closedAfterEach();
 
@@ -21,6 +21,7 @@ describe('lb loadtest --tcp', () => {
     expect(Object.fromEntries(result.servers)).toEqual({ t1: 30, t2: 30 });
     expect(result.connect.count).toBe(60);
     // lb saw the same: 60 connections, the payload plus the NAME line each way in.
+    await recorded(lb, 60);
     expect(lb.admin.stats().totals).toMatchObject({ requests: 60, bytesIn: 60 * 100_005 });
     const summary = summarizeTcp(result, `127.0.0.1:${lb.port}`, 6, 100_000);
     const text = formatTcpSummary(summary);

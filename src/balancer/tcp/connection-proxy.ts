@@ -68,6 +68,8 @@ export class TcpConnection {
   #early: Buffer | null = null;
   #proxyHeaderBytes = 0;
   #connectMs = 0;
+  #lastTried: Server | null = null;
+  #lastFailure: LbErrorCode = 'LB_UPSTREAM_CONNECT';
   #error: LbErrorCode | null = null;
   #clientClosed = false;
   #upstreamClosed = false;
@@ -157,7 +159,9 @@ export class TcpConnection {
     const ctx: RequestContext = { clientIp: this.#clientIp, method: 'TCP', path: '', headers: {}, exclude: this.#tried.size === 0 ? null : this.#tried };
     const server = this.#deps.algorithm().pick(this.#deps.pool.servers, ctx);
     if (server === undefined) {
-      this.#fail(this.#tried.size === 0 ? 'LB_NO_AVAILABLE_SERVER' : 'LB_UPSTREAM_CONNECT');
+      // After failed connects, the outcome names the last server tried and how its connect failed.
+      this.#server = this.#lastTried;
+      this.#fail(this.#lastTried === null ? 'LB_NO_AVAILABLE_SERVER' : this.#lastFailure);
       return;
     }
     this.#tried.add(server);
@@ -181,8 +185,10 @@ export class TcpConnection {
       server.requestFinished(false, performance.now() - attemptStarted, code);
       this.#deps.passive.record(server, false, code);
       this.#deps.connectFailed(server);
+      this.#lastTried = server;
+      this.#lastFailure = code === 'ETIMEDOUT' ? 'LB_UPSTREAM_TIMEOUT' : 'LB_UPSTREAM_CONNECT';
       if (this.#tried.size > this.#options.retries) {
-        this.#fail(code === 'ETIMEDOUT' ? 'LB_UPSTREAM_TIMEOUT' : 'LB_UPSTREAM_CONNECT');
+        this.#fail(this.#lastFailure);
         return;
       }
       this.#server = null;

@@ -6,7 +6,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runLb } from '../../helpers/cli.js';
-import { closedAfterEach } from '../../helpers/servers.js';
+import { closedAfterEach, waitFor } from '../../helpers/servers.js';
 import { tempDir } from '../../helpers/temp.js';
 import { exchange, nameVia } from './helpers.js';
 
@@ -29,7 +29,11 @@ describe('lb serve --mode tcp through the CLI', () => {
     const drained = await fetch(`${admin}/api/servers/one`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ drain: true }) });
     expect(drained.status).toBe(200);
     expect([await nameVia(Number(port)), await nameVia(Number(port))]).toEqual(['two', 'two']);
-    const stats = (await (await fetch(`${admin}/lb/stats`)).json()) as { mode: string; totals: { requests: number; bytesIn: number } };
+    type Stats = { mode: string; totals: { requests: number } };
+    const stats = await waitFor('5 connections recorded', async () => {
+      const s = (await (await fetch(`${admin}/lb/stats`)).json()) as Stats;
+      return s.totals.requests >= 5 ? s : null;
+    });
     expect(stats.mode).toBe('tcp');
     expect(stats.totals.requests).toBe(5);
     expect(await lb.stop('SIGTERM')).toEqual({ code: 0, signal: null });

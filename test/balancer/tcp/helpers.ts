@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import type { BalancerHandle } from '../../../src/balancer/balancer.js';
 import { startTcpTestServer, type TcpTestServerHandle } from '../../../src/testserver/tcp-server.js';
-import type { TestScope } from '../../helpers/servers.js';
+import { waitFor, type TestScope } from '../../helpers/servers.js';
 
 export async function startTcpServers(scope: TestScope, count: number, options: { acceptProxy?: boolean } = {}): Promise<TcpTestServerHandle[]> {
   return Promise.all(Array.from({ length: count }, (_, i) => startTcpTestServer({ port: 0, name: `t${i + 1}`, ...options }).then((s) => scope.track(s))));
@@ -12,6 +12,14 @@ export async function startTcpServers(scope: TestScope, count: number, options: 
 /** A tcp-mode balancer in front of `servers` (file entries), health checks off unless asked. */
 export function startTcpLb(scope: TestScope, servers: Array<{ host?: string; port: number; name?: string; [key: string]: unknown }>, flags: Record<string, unknown> = {}, file: Record<string, unknown> = {}): Promise<BalancerHandle> {
   return scope.startLb([], { file: { ...file, servers: servers.map((s) => ({ host: '127.0.0.1', ...s })) }, mode: 'tcp', ...flags } as never);
+}
+
+/**
+ * Waits until lb has recorded `count` finished connections: a client can see its close a moment before
+ * lb's side of the same connection closes (and its outcome is recorded).
+ */
+export async function recorded(lb: BalancerHandle, count: number): Promise<void> {
+  await waitFor(`${count} connection outcomes`, () => lb.admin.stats().totals.requests >= count);
 }
 
 /** Connects, writes `payload`, half-closes, and resolves with everything received until the close. */

@@ -8,7 +8,7 @@ import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { encodeV1, encodeV2, parseProxyHeader, V2_SIGNATURE } from '../../../src/shared/proxy-protocol.js';
 import { closedAfterEach, waitFor } from '../../helpers/servers.js';
-import { exchange, startRawCapture, startTcpLb, startTcpServers } from './helpers.js';
+import { exchange, recorded, startRawCapture, startTcpLb, startTcpServers } from './helpers.js';
 
 const scope = closedAfterEach();
 
@@ -97,6 +97,7 @@ describe('PROXY protocol through lb --mode tcp', () => {
     client.end('payload');
     await new Promise((resolve) => client.once('close', resolve));
     await waitFor('the capture', () => capture.firsts.length === 1);
+    await recorded(lb, 1);
     expect(capture.firsts[0]!.toString('latin1')).toBe(`PROXY TCP4 127.0.0.1 127.0.0.1 ${clientPort} ${lb.port}\r\npayload`);
     // lb's own header is not counted as the client's bytes.
     expect(lb.admin.stats().totals.bytesIn).toBe(7);
@@ -121,6 +122,7 @@ describe('PROXY protocol through lb --mode tcp', () => {
     expect(answer.toString()).toBe('{"address":"198.51.100.9","port":41000}\nabc');
     const answer2 = await exchange(lb.port, Buffer.concat([V2_TCP4, Buffer.from('PEER\n')]));
     expect(answer2.toString()).toBe('{"address":"203.0.113.7","port":50000}\n');
+    await recorded(lb, 2);
     expect(lb.admin.history().requests.map((r) => r.path)).toEqual(['198.51.100.9:41000', '203.0.113.7:50000']);
   });
 

@@ -5,11 +5,33 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
+import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { closedAfterEach, deadAddress, waitFor } from '../../helpers/servers.js';
-import { echoOn, exchange, held, nameVia, startTcpLb, startTcpServers } from './helpers.js';
+import { echoOn, exchange, held, nameVia, recorded, startTcpLb, startTcpServers } from './helpers.js';
 
 const scope = closedAfterEach();
+
+/**
+ * A listener whose accept queue is full (backlog 0, filled, never accepted): the kernel drops further
+ * SYNs, so a connect hangs as it does to a host that drops packets. Node always accepts, hence Python.
+ */
+async function startBlackhole(): Promise<number> {
+  const child = spawn('python3', ['-c', 'import socket,time\ns=socket.socket()\ns.bind(("127.0.0.1",0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\ntime.sleep(120)'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  scope.track({ close: async () => void child.kill('SIGKILL') });
+  const port = Number((await once(child.stdout!, 'data'))[0].toString().trim());
+  // Fill the queue: connects that complete the handshake until one hangs.
+  const fillers: Socket[] = [];
+  scope.track({ close: async () => void fillers.forEach((f) => f.destroy()) });
+  for (let i = 0; i < 8; i++) {
+    const f = connect(port, '127.0.0.1');
+    f.on('error', () => undefined);
+    fillers.push(f);
+    const connected = await Promise.race([once(f, 'connect').then(() => true), new Promise((resolve) => setTimeout(() => resolve(false), 200))]);
+    if (!connected) return port;
+  }
+  throw new Error('the accept queue never filled');
+}
 
 describe('lb --mode tcp forwards connections', () => {
   it('echoes bytes through, balances round robin per connection, and says so in stats, history and metrics', async () => {
@@ -19,6 +41,7 @@ describe('lb --mode tcp forwards connections', () => {
     for (let i = 0; i < 4; i++) names.push(await nameVia(lb.port));
     expect(names).toEqual(['t1', 't2', 't1', 't2']);
     expect((await exchange(lb.port, 'hello, world')).toString()).toBe('hello, world');
+    await recorded(lb, 5);
     const stats = lb.admin.stats();
     expect(stats.mode).toBe('tcp');
     expect(stats.totals.requests).toBe(5);
@@ -63,6 +86,7 @@ describe('lb --mode tcp forwards connections', () => {
     await once(socket, 'close');
     expect(received).toBe(payload.length);
     expect(hash.digest('hex')).toBe(createHash('sha256').update(payload).digest('hex'));
+    await recorded(lb, 1);
     expect(lb.admin.stats().totals.bytesIn).toBe(payload.length);
   }, 60_000);
 
@@ -139,6 +163,7 @@ describe('lb --mode tcp forwards connections', () => {
     const [a] = await startTcpServers(scope, 1);
     const lb = await startTcpLb(scope, [{ ...dead, name: 'dead' }, { port: a!.port, name: 'live' }], { breakerFailures: 3 });
     for (let i = 0; i < 6; i++) expect((await exchange(lb.port, `hello ${i}`)).toString()).toBe(`hello ${i}`);
+    await recorded(lb, 6);
     const stats = lb.admin.stats();
     expect(stats.totals.failures).toBe(0);
     const deadServer = stats.servers.find((s) => s.id === 'dead')!;
@@ -153,9 +178,28 @@ describe('lb --mode tcp forwards connections', () => {
     const [d1, d2] = [await deadAddress(), await deadAddress()];
     const lb = await startTcpLb(scope, [d1, d2], { retries: 5 });
     expect((await exchange(lb.port, 'hi')).length).toBe(0);
+    await recorded(lb, 1);
     const [entry] = lb.admin.history().requests;
     expect(entry).toMatchObject({ error: 'LB_UPSTREAM_CONNECT', retries: 1, bytesIn: 0, bytesOut: 0 });
     expect(lb.admin.stats().totals.failures).toBe(1);
+  });
+
+  it('a server that never answers the handshake: connect_timeout, then the next server takes the connection', async () => {
+    const blackhole = await startBlackhole();
+    const [a] = await startTcpServers(scope, 1);
+    const lb = await startTcpLb(scope, [{ port: blackhole, name: 'silent' }, { port: a!.port, name: 'live' }], { connectTimeout: '300ms' });
+    const started = performance.now();
+    expect((await exchange(lb.port, 'still answered')).toString()).toBe('still answered');
+    expect(performance.now() - started).toBeGreaterThan(250);
+    await waitFor('the outcome', () => lb.admin.history().requests.length === 1);
+    expect(lb.admin.history().requests[0]).toMatchObject({ server: 'live', retries: 1, error: null });
+    expect(lb.admin.stats().servers.find((s) => s.id === 'silent')).toMatchObject({ connectFailures: 1, lastError: 'ETIMEDOUT' });
+
+    const alone = await startTcpLb(scope, [{ port: blackhole, name: 'silent' }], { connectTimeout: '300ms' });
+    expect((await exchange(alone.port, 'x')).length).toBe(0);
+    await waitFor('the outcome', () => alone.admin.history().requests.length === 1);
+    expect(alone.admin.history().requests[0]).toMatchObject({ error: 'LB_UPSTREAM_TIMEOUT' });
+    expect(alone.admin.stats().totals.upstreamTimeouts).toBe(1);
   });
 
   it('an idle connection (no byte either way) is closed at tcp_idle_timeout', async () => {
