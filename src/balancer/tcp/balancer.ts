@@ -200,8 +200,6 @@ export async function startTcpBalancer(config: BalancerConfig, options: StartOpt
     socket.once('close', () => connections.delete(connection));
     connection.start();
   });
-  // A client that errors before 'connection' (rare) must not take the process down.
-  traffic.on('error', (err) => logger.error(`tcp listener: ${err.message}`));
 
   let url = '';
   const activeConnections = (): number => pool.servers.reduce((sum, s) => sum + s.activeRequests, 0);
@@ -287,6 +285,8 @@ export async function startTcpBalancer(config: BalancerConfig, options: StartOpt
     await checker?.close();
     throw err;
   }
+  // Once listening, an error of the listener (EMFILE at accept) is logged, never a crash.
+  traffic.on('error', (err) => logger.error(`tcp listener: ${err.message}`));
   checker?.start();
   const port = (traffic.address() as AddressInfo).port;
   const adminPort = (adminServer.address() as AddressInfo).port;
