@@ -330,6 +330,8 @@ export function resolveConfig({ file, filePath, env, flags }: ResolveInput): Bal
   if (!isLoopback(config.adminHost) && config.adminToken === null) {
     problems.push(`${rawFlags.adminHost !== undefined ? '--admin-host' : 'admin host'}: ${config.adminHost} is not loopback: set --admin-token (or LB_ADMIN_TOKEN) so the admin API is not open to the network`);
   }
+  // Workers replay HTTP mode's control plane and sum its counters; tcp mode has not been wired into them.
+  if (config.mode === 'tcp' && config.workers > 1) problems.push(`workers: tcp mode runs in one process, got ${config.workers} workers (set workers to 1)`);
   if (problems.length > 0) throw new LbError('LB_CONFIG_INVALID', problems.join('\n'));
   return config;
 }

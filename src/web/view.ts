@@ -40,6 +40,7 @@ export function overviewText(stats: StatsSnapshot, rates: TotalsRates): Overview
       sessions: `${megabytes(totals.bytesIn ?? 0)} / ${megabytes(totals.bytesOut ?? 0)}`,
       limited: String(totals.connectionsRejected),
       uptime: formatDuration(stats.uptimeSeconds),
+      workers: workersText(stats),
     };
   }
   return {

@@ -22,7 +22,7 @@ describe('lb loadtest --tcp', () => {
     expect(result.connect.count).toBe(60);
     // lb saw the same: 60 connections, the payload plus the NAME line each way in.
     await recorded(lb, 60);
-    expect(lb.admin.stats().totals).toMatchObject({ requests: 60, bytesIn: 60 * 100_005 });
+    expect(lb.stats().totals).toMatchObject({ requests: 60, bytesIn: 60 * 100_005 });
     const summary = summarizeTcp(result, `127.0.0.1:${lb.port}`, 6, 100_000);
     const text = formatTcpSummary(summary);
     expect(text).toContain('Connections 60 opened, 60 echoed in full, 0 failed');

@@ -15,7 +15,7 @@
 import { EventEmitter } from 'node:events';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
-import { ALGORITHM_NAMES, type BalancerEventType, type StatsSnapshot } from '../../shared/api-types.js';
+import { ALGORITHM_NAMES, type BalancerEventType, type HistoryResponse, type StatsSnapshot } from '../../shared/api-types.js';
 import { silentLogger } from '../../shared/log.js';
 import { defaultRandom } from '../../shared/random.js';
 import { round } from '../../shared/round.js';
@@ -241,20 +241,7 @@ export async function startTcpBalancer(config: BalancerConfig, options: StartOpt
     loadTests: null,
     stats: snapshot,
     metrics: async () => new RawBody(await metrics.render(), metrics.contentType),
-    seedStats: () => {
-      const servers: ReturnType<AdminTarget['seedStats']>['servers'] = Object.fromEntries(
-        pool.servers.map((s) => [s.id, { requests: s.totalRequests, failures: s.totalFailures, active_connections: s.activeRequests, avg_response_time: round(s.latency.meanMs), healthy: s.healthy }]),
-      );
-      return {
-        total_requests: stats.counters.requests,
-        successful_requests: stats.counters.successes,
-        failed_requests: stats.counters.failures,
-        error_rate: stats.counters.requests === 0 ? 0 : stats.counters.failures / stats.counters.requests,
-        algorithm: control.algorithm.name,
-        servers,
-      };
-    },
-    history: (since) => ({ capacity: stats.historyCapacity, requests: stats.history(), events: stats.events(since), lastEventId: stats.lastEventId }),
+    history: (since?: number): HistoryResponse => ({ capacity: stats.historyCapacity, requests: stats.history(), events: stats.events(since), lastEventId: stats.lastEventId }),
     health: () => ({
       status: 'ok',
       version: VERSION,
@@ -319,6 +306,13 @@ export async function startTcpBalancer(config: BalancerConfig, options: StartOpt
     control,
     apply: <C extends Command>(command: C) => control.apply(command),
     checkHealth: async () => checker?.runRound(),
+    followCircuit: (server: string, open: boolean) => {
+      const s = pool.get(server);
+      if (s !== undefined) passive.follow(s, open);
+    },
+    metricsJson: () => metrics.registry.getMetricsAsJSON(),
+    stats: snapshot,
+    history: (since?: number): HistoryResponse => ({ capacity: stats.historyCapacity, requests: stats.history(), events: stats.events(since), lastEventId: stats.lastEventId }),
     reload: (next: BalancerConfig): ReloadReport => control.apply({ type: 'applyConfig', config: next }),
     close,
   });

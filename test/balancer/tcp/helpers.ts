@@ -19,7 +19,7 @@ export function startTcpLb(scope: TestScope, servers: Array<{ host?: string; por
  * lb's side of the same connection closes (and its outcome is recorded).
  */
 export async function recorded(lb: BalancerHandle, count: number): Promise<void> {
-  await waitFor(`${count} connection outcomes`, () => lb.admin.stats().totals.requests >= count);
+  await waitFor(`${count} connection outcomes`, () => lb.stats().totals.requests >= count);
 }
 
 /** Connects, writes `payload`, half-closes, and resolves with everything received until the close. */

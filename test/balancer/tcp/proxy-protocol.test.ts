@@ -100,7 +100,7 @@ describe('PROXY protocol through lb --mode tcp', () => {
     await recorded(lb, 1);
     expect(capture.firsts[0]!.toString('latin1')).toBe(`PROXY TCP4 127.0.0.1 127.0.0.1 ${clientPort} ${lb.port}\r\npayload`);
     // lb's own header is not counted as the client's bytes.
-    expect(lb.admin.stats().totals.bytesIn).toBe(7);
+    expect(lb.stats().totals.bytesIn).toBe(7);
 
     const capture2 = await startRawCapture(scope);
     const lb2 = await startTcpLb(scope, [{ port: capture2.port, send_proxy: 'v2' }]);
@@ -123,7 +123,7 @@ describe('PROXY protocol through lb --mode tcp', () => {
     const answer2 = await exchange(lb.port, Buffer.concat([V2_TCP4, Buffer.from('PEER\n')]));
     expect(answer2.toString()).toBe('{"address":"203.0.113.7","port":50000}\n');
     await recorded(lb, 2);
-    expect(lb.admin.history().requests.map((r) => r.path)).toEqual(['198.51.100.9:41000', '203.0.113.7:50000']);
+    expect(lb.history().requests.map((r) => r.path)).toEqual(['198.51.100.9:41000', '203.0.113.7:50000']);
   });
 
   it.each([
@@ -138,9 +138,9 @@ describe('PROXY protocol through lb --mode tcp', () => {
     const [a] = await startTcpServers(scope, 1);
     const lb = await startTcpLb(scope, [{ port: a!.port }], { acceptProxy: true });
     expect((await exchange(lb.port, bytes)).length).toBe(0);
-    await waitFor('the outcome', () => lb.admin.history().requests.length === 1);
-    expect(lb.admin.history().requests[0]).toMatchObject({ error: 'LB_BAD_REQUEST', server: null });
-    expect(lb.admin.stats().totals.badRequests).toBe(1);
+    await waitFor('the outcome', () => lb.history().requests.length === 1);
+    expect(lb.history().requests[0]).toMatchObject({ error: 'LB_BAD_REQUEST', server: null });
+    expect(lb.stats().totals.badRequests).toBe(1);
     expect(a!.connectionCount).toBe(0);
   });
 
@@ -153,8 +153,8 @@ describe('PROXY protocol through lb --mode tcp', () => {
     const started = performance.now();
     await new Promise((resolve) => client.once('close', resolve));
     expect(performance.now() - started).toBeGreaterThan(250);
-    await waitFor('the outcome', () => lb.admin.history().requests.length === 1);
-    expect(lb.admin.history().requests[0]!.error).toBe('LB_CLIENT_TIMEOUT');
+    await waitFor('the outcome', () => lb.history().requests.length === 1);
+    expect(lb.history().requests[0]!.error).toBe('LB_CLIENT_TIMEOUT');
     expect(a!.connectionCount).toBe(0);
   });
 });

@@ -42,14 +42,14 @@ describe('lb --mode tcp forwards connections', () => {
     expect(names).toEqual(['t1', 't2', 't1', 't2']);
     expect((await exchange(lb.port, 'hello, world')).toString()).toBe('hello, world');
     await recorded(lb, 5);
-    const stats = lb.admin.stats();
+    const stats = lb.stats();
     expect(stats.mode).toBe('tcp');
     expect(stats.totals.requests).toBe(5);
     expect(stats.totals.failures).toBe(0);
     expect(stats.totals.bytesIn).toBe(4 * 5 + 12);
     expect(stats.totals.bytesOut).toBe(4 * 3 + 12);
     expect(stats.servers.map((s) => s.totalRequests)).toEqual([3, 2]);
-    const last = lb.admin.history().requests.at(-1)!;
+    const last = lb.history().requests.at(-1)!;
     expect(last).toMatchObject({ method: 'TCP', server: 'a', bytesIn: 12, bytesOut: 12, error: null });
     expect(last.path).toMatch(/^127\.0\.0\.1:\d+$/);
     const metrics = (await lb.admin.metrics()).body;
@@ -87,7 +87,7 @@ describe('lb --mode tcp forwards connections', () => {
     expect(received).toBe(payload.length);
     expect(hash.digest('hex')).toBe(createHash('sha256').update(payload).digest('hex'));
     await recorded(lb, 1);
-    expect(lb.admin.stats().totals.bytesIn).toBe(payload.length);
+    expect(lb.stats().totals.bytesIn).toBe(payload.length);
   }, 60_000);
 
   it('a client that does not read stops the server being read: lb holds a bounded amount (backpressure)', async () => {
@@ -145,17 +145,17 @@ describe('lb --mode tcp forwards connections', () => {
     await waitFor('the server side', () => serverSockets.length === 1);
     serverSockets[0]!.resetAndDestroy();
     await once(c1, 'close');
-    await waitFor('the outcome', () => lb.admin.history().requests.length === 1);
-    expect(lb.admin.history().requests[0]!.error).toBe('LB_UPSTREAM_ERROR');
+    await waitFor('the outcome', () => lb.history().requests.length === 1);
+    expect(lb.history().requests[0]!.error).toBe('LB_UPSTREAM_ERROR');
     const c2 = connect(lb.port, '127.0.0.1');
     await waitFor('the second server side', () => serverSockets.length === 2);
     const serverClosed = once(serverSockets[1]!, 'close');
     c2.resetAndDestroy();
     await serverClosed;
-    await waitFor('the outcome', () => lb.admin.history().requests.length === 2);
-    expect(lb.admin.history().requests[1]!.error).toBe('LB_CLIENT_GONE');
+    await waitFor('the outcome', () => lb.history().requests.length === 2);
+    expect(lb.history().requests[1]!.error).toBe('LB_CLIENT_GONE');
     // The client's reset is not the server's failure; the server's reset is.
-    expect(lb.admin.stats().servers[0]!.totalFailures).toBe(1);
+    expect(lb.stats().servers[0]!.totalFailures).toBe(1);
   });
 
   it('a connect failure is retried on another server before any byte is forwarded: the client sees nothing', async () => {
@@ -164,14 +164,14 @@ describe('lb --mode tcp forwards connections', () => {
     const lb = await startTcpLb(scope, [{ ...dead, name: 'dead' }, { port: a!.port, name: 'live' }], { breakerFailures: 3 });
     for (let i = 0; i < 6; i++) expect((await exchange(lb.port, `hello ${i}`)).toString()).toBe(`hello ${i}`);
     await recorded(lb, 6);
-    const stats = lb.admin.stats();
+    const stats = lb.stats();
     expect(stats.totals.failures).toBe(0);
     const deadServer = stats.servers.find((s) => s.id === 'dead')!;
     // The breaker counted the 3 refused connects and opened: the dead server was not tried after that.
     expect(deadServer.connectFailures).toBe(3);
     expect(deadServer.circuit).toBe('open');
     expect(stats.totals.retries).toBe(3);
-    expect(lb.admin.history().events.some((e) => e.type === 'circuit-open' && e.server === 'dead')).toBe(true);
+    expect(lb.history().events.some((e) => e.type === 'circuit-open' && e.server === 'dead')).toBe(true);
   });
 
   it('every server refusing: the connection is closed and counted as a failed connect, not retried forever', async () => {
@@ -179,9 +179,9 @@ describe('lb --mode tcp forwards connections', () => {
     const lb = await startTcpLb(scope, [d1, d2], { retries: 5 });
     expect((await exchange(lb.port, 'hi')).length).toBe(0);
     await recorded(lb, 1);
-    const [entry] = lb.admin.history().requests;
+    const [entry] = lb.history().requests;
     expect(entry).toMatchObject({ error: 'LB_UPSTREAM_CONNECT', retries: 1, bytesIn: 0, bytesOut: 0 });
-    expect(lb.admin.stats().totals.failures).toBe(1);
+    expect(lb.stats().totals.failures).toBe(1);
   });
 
   it('a server that never answers the handshake: connect_timeout, then the next server takes the connection', async () => {
@@ -191,15 +191,15 @@ describe('lb --mode tcp forwards connections', () => {
     const started = performance.now();
     expect((await exchange(lb.port, 'still answered')).toString()).toBe('still answered');
     expect(performance.now() - started).toBeGreaterThan(250);
-    await waitFor('the outcome', () => lb.admin.history().requests.length === 1);
-    expect(lb.admin.history().requests[0]).toMatchObject({ server: 'live', retries: 1, error: null });
-    expect(lb.admin.stats().servers.find((s) => s.id === 'silent')).toMatchObject({ connectFailures: 1, lastError: 'ETIMEDOUT' });
+    await waitFor('the outcome', () => lb.history().requests.length === 1);
+    expect(lb.history().requests[0]).toMatchObject({ server: 'live', retries: 1, error: null });
+    expect(lb.stats().servers.find((s) => s.id === 'silent')).toMatchObject({ connectFailures: 1, lastError: 'ETIMEDOUT' });
 
     const alone = await startTcpLb(scope, [{ port: blackhole, name: 'silent' }], { connectTimeout: '300ms' });
     expect((await exchange(alone.port, 'x')).length).toBe(0);
-    await waitFor('the outcome', () => alone.admin.history().requests.length === 1);
-    expect(alone.admin.history().requests[0]).toMatchObject({ error: 'LB_UPSTREAM_TIMEOUT' });
-    expect(alone.admin.stats().totals.upstreamTimeouts).toBe(1);
+    await waitFor('the outcome', () => alone.history().requests.length === 1);
+    expect(alone.history().requests[0]).toMatchObject({ error: 'LB_UPSTREAM_TIMEOUT' });
+    expect(alone.stats().totals.upstreamTimeouts).toBe(1);
   });
 
   it('an idle connection (no byte either way) is closed at tcp_idle_timeout', async () => {
@@ -209,8 +209,8 @@ describe('lb --mode tcp forwards connections', () => {
     const started = performance.now();
     await once(socket, 'close');
     expect(performance.now() - started).toBeGreaterThan(250);
-    await waitFor('the outcome', () => lb.admin.history().requests.length === 1);
-    expect(lb.admin.history().requests[0]!.error).toBe('LB_IDLE_TIMEOUT');
+    await waitFor('the outcome', () => lb.history().requests.length === 1);
+    expect(lb.history().requests[0]!.error).toBe('LB_IDLE_TIMEOUT');
   });
 
   it('max_connections: one connection over the limit is closed at once and counted', async () => {
@@ -220,12 +220,12 @@ describe('lb --mode tcp forwards connections', () => {
     const third = connect(lb.port, '127.0.0.1');
     third.on('error', () => undefined);
     await once(third, 'close');
-    expect(lb.admin.stats().totals.connectionsRejected).toBe(1);
+    expect(lb.stats().totals.connectionsRejected).toBe(1);
     expect(a!.connectionCount).toBe(2);
     // The two admitted ones still work.
     expect(await echoOn(open[0]!.socket, 'still here')).toBe('still here');
     for (const c of open) c.socket.destroy();
-    await waitFor('both to close', () => lb.admin.stats().totals.activeRequests === 0);
+    await waitFor('both to close', () => lb.stats().totals.activeRequests === 0);
     expect(await nameVia(lb.port)).toBe('t1');
   });
 
@@ -236,7 +236,7 @@ describe('lb --mode tcp forwards connections', () => {
     const names = [first.name];
     for (let i = 0; i < 3; i++) names.push((await held(lb.port)).name);
     expect(names.filter((n) => n === first.name)).toHaveLength(first.name === 't1' ? 1 : 3);
-    expect(lb.admin.stats().servers[0]!.activeRequests).toBe(1);
+    expect(lb.stats().servers[0]!.activeRequests).toBe(1);
   });
 
   it('drain: no new connections, open ones keep working until drain_timeout closes them', async () => {
@@ -247,12 +247,12 @@ describe('lb --mode tcp forwards connections', () => {
     lb.apply({ type: 'updateServer', server: 'a', drain: true });
     const drainedAt = performance.now();
     for (let i = 0; i < 4; i++) expect(await nameVia(lb.port)).toBe('t2');
-    expect(lb.admin.stats().servers[0]!.state).toBe('draining');
+    expect(lb.stats().servers[0]!.state).toBe('draining');
     expect(await echoOn(onA.socket, 'drained but alive')).toBe('drained but alive');
     await once(onA.socket, 'close');
     expect(performance.now() - drainedAt).toBeGreaterThan(900);
-    await waitFor('the outcome', () => lb.admin.history().requests.some((r) => r.error === 'LB_DRAIN_TIMEOUT'));
-    expect(lb.admin.stats().servers[0]!.state).toBe('drained');
+    await waitFor('the outcome', () => lb.history().requests.some((r) => r.error === 'LB_DRAIN_TIMEOUT'));
+    expect(lb.stats().servers[0]!.state).toBe('drained');
   });
 
   it('without drain_timeout a drained server keeps its connections until they close', async () => {
@@ -263,9 +263,9 @@ describe('lb --mode tcp forwards connections', () => {
     expect(await nameVia(lb.port)).toBe('t2');
     expect(await echoOn(onA.socket, 'one')).toBe('one');
     expect(await echoOn(onA.socket, 'two')).toBe('two');
-    expect(lb.admin.stats().servers[0]!.activeRequests).toBe(1);
+    expect(lb.stats().servers[0]!.activeRequests).toBe(1);
     onA.socket.end();
-    await waitFor('drained', () => lb.admin.stats().servers[0]!.state === 'drained');
+    await waitFor('drained', () => lb.stats().servers[0]!.state === 'drained');
   });
 
   it('switching the algorithm at runtime applies to the next connection; open ones stay where they are', async () => {
@@ -286,16 +286,16 @@ describe('lb --mode tcp forwards connections', () => {
     const [a, b] = await startTcpServers(scope, 2);
     const lb = await startTcpLb(scope, [{ port: a!.port, name: 'a' }, { port: b!.port, name: 'b' }], { healthCheck: true, healthFall: 2, healthRise: 1, healthInterval: '1h' });
     await lb.checkHealth();
-    expect(lb.admin.stats().servers[0]!.healthCheck.detail).toBe('TCP connect');
+    expect(lb.stats().servers[0]!.healthCheck.detail).toBe('TCP connect');
     const port = a!.port;
     await a!.close();
     await lb.checkHealth();
     await lb.checkHealth();
-    expect(lb.admin.stats().servers[0]!.state).toBe('down');
+    expect(lb.stats().servers[0]!.state).toBe('down');
     for (let i = 0; i < 3; i++) expect(await nameVia(lb.port)).toBe('t2');
     const { startTcpTestServer } = await import('../../../src/testserver/tcp-server.js');
     scope.track(await startTcpTestServer({ port, name: 'back' }));
     await lb.checkHealth();
-    expect(lb.admin.stats().servers[0]!.state).toBe('up');
+    expect(lb.stats().servers[0]!.state).toBe('up');
   });
 });

@@ -94,7 +94,7 @@ describe('two redis-server instances behind lb --mode tcp', () => {
       }
     }
     expect(failures).toEqual([]);
-    const stats = lb.admin.stats();
+    const stats = lb.stats();
     expect(stats.totals.failures).toBe(0);
     expect(stats.servers.find((s) => s.id === 'r2')!.totalRequests).toBeGreaterThanOrEqual(20);
   }, 30_000);
