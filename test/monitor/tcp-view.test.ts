@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { MonitorModel } from '../../src/monitor/model.js';
+import { formatPlain } from '../../src/monitor/plain.js';
 import { buildView, type ViewOptions } from '../../src/monitor/view-model.js';
 import { totalsRates } from '../../src/shared/rates.js';
 import { overviewText, serverCells, serverColumns } from '../../src/web/view.js';
@@ -38,6 +39,16 @@ describe('tcp mode in lb monitor and the web page', () => {
     const narrow = buildView(model, options(80));
     expect(narrow.table.data[0]).toHaveLength(narrow.table.headers.length);
     expect(narrow.table.headers).toContain('Conn/s');
+  });
+
+  it('the plain (non-terminal) output says connections, open, conn/s and MB', () => {
+    const model = new MonitorModel(0);
+    model.applySnapshot(tcpSnapshot(10), 1000);
+    model.applySnapshot(tcpSnapshot(30), 2000);
+    const text = formatPlain(model.snapshot!, model, new Date('2026-11-30T12:00:00Z'));
+    expect(text).toContain('connections 30  failures 0 (0.0%)  open 7  MB in 2.5 out 12.0  20.0 conn/s');
+    expect(text).toMatch(/SERVER\s+STATE\s+OPEN\s+CONN\/S\s+TOTAL\s+FAILED\s+CONN MS\s+MB IN\s+MB OUT\s+CIRCUIT/);
+    expect(text).toMatch(/redis-1\s+up\s+7\s+20\.0\s+30\s+0\s+0\.4\s+2\.5\s+12\.0\s+closed/);
   });
 
   it('an HTTP snapshot keeps requests', () => {
