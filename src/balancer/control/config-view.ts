@@ -29,6 +29,7 @@ export function configView(config: BalancerConfig, servers: readonly Server[], a
       ...(s.name !== null ? { name: s.name } : {}),
       ...(s.maxConns !== config.limits.maxConnsPerServer ? { max_conns: s.maxConns } : {}),
       ...(s.origin.startsWith('https:') ? { tls: true } : {}),
+      ...(s.sendProxy !== null ? { send_proxy: s.sendProxy } : {}),
     })),
   };
 }

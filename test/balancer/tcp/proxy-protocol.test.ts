@@ -101,6 +101,8 @@ describe('PROXY protocol through lb --mode tcp', () => {
     expect(capture.firsts[0]!.toString('latin1')).toBe(`PROXY TCP4 127.0.0.1 127.0.0.1 ${clientPort} ${lb.port}\r\npayload`);
     // lb's own header is not counted as the client's bytes.
     expect(lb.stats().totals.bytesIn).toBe(7);
+    // GET /lb/config writes it back in the file's words.
+    expect((lb.admin.config() as { servers: unknown[] }).servers[0]).toMatchObject({ send_proxy: 'v1' });
 
     const capture2 = await startRawCapture(scope);
     const lb2 = await startTcpLb(scope, [{ port: capture2.port, send_proxy: 'v2' }]);
