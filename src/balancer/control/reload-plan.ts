@@ -36,7 +36,9 @@ export interface ReloadPlan {
   report: ReloadReport;
 }
 
-const sameAddress = (a: ServerInit, b: ServerInit): boolean => a.host === b.host && a.port === b.port && (a.tls ?? false) === (b.tls ?? false);
+/** Same destination spoken to the same way (a change of TLS or of tcp mode's PROXY header replaces the server). */
+const sameAddress = (a: ServerInit, b: ServerInit): boolean =>
+  a.host === b.host && a.port === b.port && (a.tls ?? false) === (b.tls ?? false) && (a.sendProxy ?? null) === (b.sendProxy ?? null);
 
 /** The pool as it runs: id -> address, weight and max_conns. */
 export interface RunningServer {

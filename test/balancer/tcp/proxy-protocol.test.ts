@@ -6,6 +6,7 @@
 import { once } from 'node:events';
 import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { resolveConfig } from '../../../src/balancer/config.js';
 import { encodeV1, encodeV2, parseProxyHeader, V2_SIGNATURE } from '../../../src/shared/proxy-protocol.js';
 import { closedAfterEach, waitFor } from '../../helpers/servers.js';
 import { exchange, recorded, startRawCapture, startTcpLb, startTcpServers } from './helpers.js';
@@ -114,6 +115,33 @@ describe('PROXY protocol through lb --mode tcp', () => {
     await waitFor('the capture', () => capture2.firsts.length === 1);
     const expected = v2(0x21, 0x11, [127, 0, 0, 1, 127, 0, 0, 1, port2 >> 8, port2 & 0xff, lb2.port >> 8, lb2.port & 0xff]);
     expect(capture2.firsts[0]!.equals(Buffer.concat([expected, Buffer.from('xyz')]))).toBe(true);
+  });
+
+  it('the admin API adds a server with send_proxy, and refuses a bad one with 400 naming the field', async () => {
+    const capture = await startRawCapture(scope);
+    const lb = await startTcpLb(scope, []);
+    const post = (body: unknown) => fetch(`${lb.adminUrl}/lb/add-server`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const bad = await post({ host: '127.0.0.1', port: capture.port, send_proxy: 'v3' });
+    expect(bad.status).toBe(400);
+    expect(JSON.stringify(await bad.json())).toContain('body.send_proxy: must be \\"v1\\" or \\"v2\\"');
+    expect((await post({ host: '127.0.0.1', port: capture.port, send_proxy: 'v2' })).status).toBe(201);
+    await exchange(lb.port, 'after');
+    await waitFor('the capture', () => capture.firsts.length === 1);
+    expect(capture.firsts[0]!.subarray(0, 12).equals(V2_SIGNATURE)).toBe(true);
+    expect(capture.firsts[0]!.subarray(28).toString()).toBe('after');
+  });
+
+  it('a reload that sets send_proxy on a server applies it to the next connections', async () => {
+    const capture = await startRawCapture(scope);
+    const file = (extra: Record<string, unknown>) => ({ load_balancer: { mode: 'tcp' }, servers: [{ host: '127.0.0.1', port: capture.port, name: 'c', ...extra }] });
+    const flags = { port: 0, host: '127.0.0.1', adminPort: 0, adminHost: '127.0.0.1', healthCheck: false };
+    const lb = await startTcpLb(scope, [{ port: capture.port, name: 'c' }]);
+    await exchange(lb.port, 'plain');
+    lb.reload(resolveConfig({ file: file({ send_proxy: 'v1' }), filePath: null, env: {}, flags }));
+    await exchange(lb.port, 'proxied');
+    await waitFor('both captures', () => capture.firsts.length === 2);
+    expect(capture.firsts[0]!.toString()).toBe('plain');
+    expect(capture.firsts[1]!.toString()).toMatch(/^PROXY TCP4 127\.0\.0\.1 127\.0\.0\.1 \d+ \d+\r\nproxied$/);
   });
 
   it('accept_proxy: the client address of the header is what lb balances on, reports, and passes on', async () => {
