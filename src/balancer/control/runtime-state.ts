@@ -141,6 +141,12 @@ export async function readStateFile(path: string): Promise<RuntimeSnapshot | nul
   return { version: 1, added, removed, updated, algorithm };
 }
 
+/** A server entry in the servers file's words, which readStateFile's parseServer reads back (max_conns, send_proxy). */
+function fileEntry(init: ServerInit): Record<string, unknown> {
+  const { maxConns, sendProxy, ...rest } = init;
+  return { ...rest, ...(maxConns !== undefined ? { max_conns: maxConns } : {}), ...(sendProxy !== undefined ? { send_proxy: sendProxy } : {}) };
+}
+
 /** Serialised atomic writes of the newest state. */
 export class StateFileWriter {
   #pending: RuntimeSnapshot | null = null;
@@ -167,7 +173,7 @@ export class StateFileWriter {
         const state = this.#pending;
         this.#pending = null;
         try {
-          await writeAtomically(this.path, `${JSON.stringify(state, null, 2)}\n`);
+          await writeAtomically(this.path, `${JSON.stringify({ ...state, added: state.added.map(fileEntry) }, null, 2)}\n`);
         } catch (err) {
           this.onError(err as Error);
         }

@@ -6,7 +6,9 @@
 import { once } from 'node:events';
 import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { join } from 'node:path';
 import { resolveConfig } from '../../../src/balancer/config.js';
+import { tempDir } from '../../helpers/temp.js';
 import { encodeV1, encodeV2, parseProxyHeader, V2_SIGNATURE } from '../../../src/shared/proxy-protocol.js';
 import { closedAfterEach, waitFor } from '../../helpers/servers.js';
 import { exchange, recorded, startRawCapture, startTcpLb, startTcpServers } from './helpers.js';
@@ -129,6 +131,17 @@ describe('PROXY protocol through lb --mode tcp', () => {
     await waitFor('the capture', () => capture.firsts.length === 1);
     expect(capture.firsts[0]!.subarray(0, 12).equals(V2_SIGNATURE)).toBe(true);
     expect(capture.firsts[0]!.subarray(28).toString()).toBe('after');
+  });
+
+  it('a server added at runtime keeps send_proxy and max_conns across a restart with --state-file', async () => {
+    const dir = await tempDir();
+    const stateFile = join(dir, 'state.json');
+    const first = await startTcpLb(scope, [], { stateFile });
+    first.apply({ type: 'addServer', server: { host: '127.0.0.1', port: 4567, name: 'late', sendProxy: 'v2', maxConns: 7 } });
+    await first.close();
+    const again = await startTcpLb(scope, [], { stateFile });
+    const server = again.pool.get('late')!;
+    expect([server.sendProxy, server.maxConns]).toEqual(['v2', 7]);
   });
 
   it('a reload that sets send_proxy on a server applies it to the next connections', async () => {
