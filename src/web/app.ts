@@ -105,7 +105,7 @@ const serverHeaders = (): Array<{ header: string; title?: string | undefined }> 
 
 /**
  * Switches the page's words to the balancer's mode: every element with a data-tcp label (index.html)
- * shows it in tcp mode and its own text otherwise; the table header is rebuilt.
+ * shows it in tcp mode and its own text otherwise, data-http-only parts hide; the table header is rebuilt.
  */
 function applyMode(next: BalancerMode): void {
   if (next === mode) return;
@@ -114,6 +114,8 @@ function applyMode(next: BalancerMode): void {
     node.dataset.http ??= node.textContent ?? '';
     node.textContent = mode === 'tcp' ? node.dataset.tcp! : node.dataset.http;
   }
+  // The built-in tests send HTTP requests: nothing a byte stream to any service could answer.
+  for (const node of document.querySelectorAll<HTMLElement>('[data-http-only]')) node.hidden = mode === 'tcp';
   renderServerHeaders();
 }
 
