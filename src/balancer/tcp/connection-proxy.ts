@@ -254,9 +254,9 @@ export class TcpConnection {
   #settle(): void {
     if (this.#phase === 'done') return;
     if (this.#phase === 'piping') {
-      // A side gone for good (destroyed, not half-closed) takes the other with it.
-      if (this.#clientClosed && !this.#upstreamClosed) this.#upstream?.destroy();
-      if (this.#upstreamClosed && !this.#clientClosed) this.#client.destroy();
+      // One side closed cleanly means both of its directions ended, so pipe() has already ended the
+      // other side's writing: it closes once its last bytes are out (destroying it here would drop
+      // them). An error on either side destroys both (#fail); the idle timeout covers the rest.
       if (!this.#clientClosed || !this.#upstreamClosed) return;
     } else {
       if (!this.#clientClosed) return;

@@ -71,6 +71,32 @@ describe('lb --mode tcp forwards connections', () => {
     expect((await exchange(lb.port, 'x'.repeat(1000))).toString()).toBe('got 1000 bytes after your FIN');
   });
 
+  it('the server finishing first (its FIN) still gets everything the client sends after it', async () => {
+    let received = -1;
+    const server = createServer({ allowHalfOpen: true }, (socket) => {
+      let n = 0;
+      socket.on('data', (c: Buffer) => (n += c.length));
+      socket.once('end', () => {
+        received = n;
+        socket.destroy();
+      });
+      socket.end('bye');
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    scope.track({ close: () => new Promise((resolve) => server.close(() => resolve())) });
+    const lb = await startTcpLb(scope, [{ port: (server.address() as AddressInfo).port }]);
+    const client = connect({ port: lb.port, host: '127.0.0.1', allowHalfOpen: true });
+    let answer = '';
+    client.on('data', (c: Buffer) => (answer += c.toString()));
+    // Only after the server's FIN: 4 MiB, then ours.
+    client.once('end', () => client.end(Buffer.alloc(4 * 1024 * 1024, 7)));
+    await new Promise((resolve) => client.once('close', resolve));
+    await waitFor('the server to read to the end', () => received >= 0);
+    expect(answer).toBe('bye');
+    expect(received).toBe(4 * 1024 * 1024);
+  });
+
   it('64 MiB through one connection arrive intact (sha256 compared both ways)', async () => {
     const [a] = await startTcpServers(scope, 1);
     const lb = await startTcpLb(scope, [{ port: a!.port }]);
