@@ -1,17 +1,18 @@
 /**
  * The access log: one JSON line per finished request (time, client, method, path, status, server,
- * duration, bytes sent), written to a stream the command layer opens (a file, or stdout for `-`).
+ * duration, bytes sent), or per connection in tcp mode (with bytes each way and connect time), written to a stream the command layer opens (a file, or stdout for `-`).
  * Bounded: when the stream cannot keep up (a full disk, a stalled pipe) lines are dropped and counted,
  * never queued without limit in memory.
  */
 import type { Writable } from 'node:stream';
 import { round } from '../shared/round.js';
 import type { RequestOutcome } from './outcome.js';
+import type { ConnectionOutcome } from './tcp/connection-outcome.js';
 
 export interface AccessEntry {
   time: string;
-  /** `http`, or `websocket` for an upgrade (logged when the tunnel closes). */
-  kind: RequestOutcome['kind'];
+  /** `http`, `websocket` for an upgrade (logged when the tunnel closes), `tcp` for a connection in tcp mode. */
+  kind: RequestOutcome['kind'] | 'tcp';
   client: string;
   method: string;
   path: string;
@@ -21,6 +22,10 @@ export interface AccessEntry {
   bytes: number;
   retries: number;
   error: string | null;
+  /** tcp mode: bytes from the client (`bytes` are those sent to it), the client's port, connect time. */
+  bytes_in?: number;
+  client_port?: number;
+  connect_ms?: number;
 }
 
 /** How far the stream's own buffer may grow before lines are dropped. */
@@ -59,6 +64,26 @@ export class AccessLog {
       bytes: o.bytesOut,
       retries: o.attempts > 1 ? o.attempts - 1 : 0,
       error: o.error,
+    });
+  }
+
+  /** The access-log sink of tcp mode's outcome stream: one line per connection, when it closes. */
+  recordConnection(o: ConnectionOutcome): void {
+    this.write({
+      time: new Date().toISOString(),
+      kind: 'tcp',
+      client: o.clientIp,
+      method: 'TCP',
+      path: '',
+      status: 0,
+      server: o.server?.id ?? null,
+      duration_ms: round(o.durationMs),
+      bytes: o.bytesOut,
+      retries: o.attempts > 1 ? o.attempts - 1 : 0,
+      error: o.error,
+      bytes_in: o.bytesIn,
+      client_port: o.clientPort,
+      connect_ms: round(o.connectMs),
     });
   }
 

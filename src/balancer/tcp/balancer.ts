@@ -171,6 +171,7 @@ export async function startTcpBalancer(config: BalancerConfig, options: StartOpt
   };
   registerTcpMetrics(metrics.registry, { pool, tallies, liveBytes, openConnections: () => connections.size, maxConnections: config.tcp.maxConnections });
 
+  const accessLog = options.accessLog ?? null;
   const deps: TcpProxyDeps = {
     pool,
     algorithm: () => control.algorithm,
@@ -180,6 +181,7 @@ export async function startTcpBalancer(config: BalancerConfig, options: StartOpt
     finished: (outcome) => {
       stats.recordConnection(outcome);
       tallies.record(outcome);
+      accessLog?.recordConnection(outcome);
     },
   };
   const clientConnections = config.limits.maxConnsPerClient > 0 ? new ClientConnections(config.limits.maxConnsPerClient) : null;
@@ -292,6 +294,7 @@ export async function startTcpBalancer(config: BalancerConfig, options: StartOpt
       while (connections.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
       for (const c of connections) c.cut('LB_INTERRUPTED');
       adminServer.closeAllConnections();
+      await accessLog?.close();
       await stateWriter?.flush();
     })());
 
