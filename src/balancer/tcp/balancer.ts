@@ -314,6 +314,8 @@ export async function startTcpBalancer(config: BalancerConfig, options: StartOpt
       if (s !== undefined) passive.follow(s, open);
     },
     metricsJson: () => metrics.registry.getMetricsAsJSON(),
+    // One process: a change is in force as soon as it is applied.
+    settled: async () => undefined,
     stats: snapshot,
     history: (since?: number): HistoryResponse => ({ capacity: stats.historyCapacity, requests: stats.history(), events: stats.events(since), lastEventId: stats.lastEventId }),
     reload: (next: BalancerConfig): ReloadReport => control.apply({ type: 'applyConfig', config: next }),
