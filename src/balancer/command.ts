@@ -33,7 +33,8 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       .example('$0 serve --rate-limit 50 --rate-limit-burst 100', '50 req/s per client IP, bursts of 100, then 429')
       .example('LB_PORT=9000 $0 serve', 'flags > env > file > defaults; every flag has an LB_ variable')
       .example('$0 serve --health-interval 500ms --timeout 2s', 'durations: 500ms, 2s, 1m, or seconds')
-      .example('$0 serve --workers auto', 'one proxy process per core, one balancer') as unknown as Argv<ServeArgs>,
+      .example('$0 serve --workers auto', 'one proxy process per core, one balancer')
+      .example('$0 serve --mode tcp --servers redis.json', 'layer 4: balance connections to any TCP service') as unknown as Argv<ServeArgs>,
   handler: async (args: ArgumentsCamelCase<ServeArgs>) => {
     const serversFile = args.servers ?? DEFAULT_SERVERS_FILE;
     const load = () => loadConfig({ flags: args, env: process.env, serversFile, required: args.servers !== undefined });
