@@ -39,7 +39,8 @@ export interface RequestEvent {
   method: string;
   path: string;
   retries: number;
-  kind: RequestOutcome['kind'];
+  /** `tcp` for a connection in tcp mode (method `TCP`, path the client's address, status 0). */
+  kind: RequestOutcome['kind'] | 'tcp';
 }
 
 export function requestEventOf(o: RequestOutcome): RequestEvent {

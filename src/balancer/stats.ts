@@ -5,7 +5,7 @@
  */
 import type { LbErrorCode } from '../shared/errors.js';
 import type { RequestOutcome } from './outcome.js';
-import type { ConnectionOutcome } from './tcp/connection-outcome.js';
+import { clientAddressOf, connectionSucceeded, type ConnectionOutcome } from './tcp/connection-outcome.js';
 import type { BalancerEvent, HistoryEntry, StatsTotals, StatusClassCounts } from '../shared/api-types.js';
 import { round } from '../shared/round.js';
 
@@ -155,9 +155,7 @@ export class BalancerStats {
     const c = this.#counters;
     const { error } = outcome;
     c.requests += 1;
-    // Ended by either side, an idle timeout, a drain cut or shutdown: the connection did its job. No server, a
-    // failed connect, a reset from the server or a refused PROXY header: it did not.
-    if (error === null || error === 'LB_CLIENT_GONE' || error === 'LB_IDLE_TIMEOUT' || error === 'LB_DRAIN_TIMEOUT' || error === 'LB_INTERRUPTED') c.successes += 1;
+    if (connectionSucceeded(error)) c.successes += 1;
     else c.failures += 1;
     if (outcome.attempts > 1) c.retries += outcome.attempts - 1;
     if (error !== null) {
@@ -168,7 +166,7 @@ export class BalancerStats {
     const slot = this.#ring[this.#ringNext]!;
     slot.timeMs = Date.now();
     slot.method = 'TCP';
-    slot.path = outcome.clientIp.includes(':') ? `[${outcome.clientIp}]:${outcome.clientPort}` : `${outcome.clientIp}:${outcome.clientPort}`;
+    slot.path = clientAddressOf(outcome);
     slot.server = outcome.server?.id ?? null;
     slot.status = 0;
     slot.durationMs = outcome.durationMs;

@@ -36,6 +36,7 @@ import { BalancerMetrics } from '../metrics.js';
 import { ServerPool } from '../pool.js';
 import type { Server } from '../server.js';
 import { BalancerStats } from '../stats.js';
+import { connectionEventOf, type ConnectionOutcome } from './connection-outcome.js';
 import { TcpConnection, type TcpProxyDeps, type TcpProxyOptions } from './connection-proxy.js';
 import { effectiveCheckType, probeTcp } from './health-probe.js';
 import { registerTcpMetrics } from './metrics.js';
@@ -172,6 +173,15 @@ export async function startTcpBalancer(config: BalancerConfig, options: StartOpt
   registerTcpMetrics(metrics.registry, { pool, tallies, liveBytes, openConnections: () => connections.size, maxConnections: config.tcp.maxConnections });
 
   const accessLog = options.accessLog ?? null;
+  // The embedding `request` event, per connection, costs nothing until someone listens (as in HTTP mode).
+  let onRequest: ((o: ConnectionOutcome) => void) | null = null;
+  const plain = emitter as EventEmitter;
+  plain.on('newListener', (name: string | symbol) => {
+    if (name === 'request') onRequest = (o) => emitter.emit('request', connectionEventOf(o));
+  });
+  plain.on('removeListener', (name: string | symbol) => {
+    if (name === 'request' && emitter.listenerCount('request') === 0) onRequest = null;
+  });
   const deps: TcpProxyDeps = {
     pool,
     algorithm: () => control.algorithm,
@@ -182,6 +192,7 @@ export async function startTcpBalancer(config: BalancerConfig, options: StartOpt
       stats.recordConnection(outcome);
       tallies.record(outcome);
       accessLog?.recordConnection(outcome);
+      if (onRequest !== null) onRequest(outcome);
     },
   };
   const clientConnections = config.limits.maxConnsPerClient > 0 ? new ClientConnections(config.limits.maxConnsPerClient) : null;

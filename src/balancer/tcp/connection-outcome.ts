@@ -4,6 +4,7 @@
  * (stats and history, per-server tallies, metrics) read it, subscribed in tcp/balancer.ts.
  */
 import type { LbErrorCode } from '../../shared/errors.js';
+import type { RequestEvent } from '../outcome.js';
 import type { Server } from '../server.js';
 
 export interface ConnectionOutcome {
@@ -27,7 +28,29 @@ export interface ConnectionOutcome {
 
 export type ConnectionSink = (outcome: ConnectionOutcome) => void;
 
-/** Errors that are no fault of the server: they do not count as its failures. */
-export function blamesServer(error: LbErrorCode | null): boolean {
-  return error === 'LB_UPSTREAM_ERROR' || error === 'LB_UPSTREAM_CONNECT' || error === 'LB_UPSTREAM_TIMEOUT';
+/**
+ * Did the connection do its job? Ended by either side, an idle timeout, a drain cut or shutdown: yes.
+ * No server, a failed connect, a reset from the server or a refused PROXY header: no.
+ */
+export function connectionSucceeded(error: LbErrorCode | null): boolean {
+  return error === null || error === 'LB_CLIENT_GONE' || error === 'LB_IDLE_TIMEOUT' || error === 'LB_DRAIN_TIMEOUT' || error === 'LB_INTERRUPTED';
+}
+
+/** The embedding API's `request` event for a connection (kind `tcp`, method `TCP`, path the client). */
+export function connectionEventOf(o: ConnectionOutcome): RequestEvent {
+  return {
+    server: o.server?.id ?? null,
+    ok: connectionSucceeded(o.error),
+    status: 0,
+    durationMs: o.durationMs,
+    method: 'TCP',
+    path: clientAddressOf(o),
+    retries: o.attempts > 1 ? o.attempts - 1 : 0,
+    kind: 'tcp',
+  };
+}
+
+/** `ip:port`, IPv6 in brackets: how the history and events name the client. */
+export function clientAddressOf(o: Pick<ConnectionOutcome, 'clientIp' | 'clientPort'>): string {
+  return o.clientIp.includes(':') ? `[${o.clientIp}]:${o.clientPort}` : `${o.clientIp}:${o.clientPort}`;
 }

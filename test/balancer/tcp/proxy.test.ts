@@ -10,6 +10,7 @@ import { PassThrough } from 'node:stream';
 import { AccessLog } from '../../../src/balancer/access-log.js';
 import { startBalancer } from '../../../src/balancer/balancer.js';
 import { resolveConfig } from '../../../src/balancer/config.js';
+import type { RequestEvent } from '../../../src/balancer/outcome.js';
 import { describe, expect, it } from 'vitest';
 import { closedAfterEach, deadAddress, waitFor } from '../../helpers/servers.js';
 import { echoOn, exchange, held, nameVia, recorded, startTcpLb, startTcpServers } from './helpers.js';
@@ -61,19 +62,24 @@ describe('lb --mode tcp forwards connections', () => {
     expect(metrics).toContain('lb_tcp_server_received_bytes_total{server="b"} 6');
   });
 
-  it('--access-log: one JSON line per connection, with bytes each way and the connect time', async () => {
+  it('--access-log and the embedding request event: one of each per connection, with bytes each way and the connect time', async () => {
     const [a] = await startTcpServers(scope, 1);
     const stream = new PassThrough();
     let logged = '';
     stream.on('data', (c: Buffer) => (logged += c.toString()));
     const config = resolveConfig({ file: { servers: [{ host: '127.0.0.1', port: a!.port, name: 'a' }] }, filePath: null, env: {}, flags: { mode: 'tcp', port: 0, host: '127.0.0.1', adminPort: 0, healthCheck: false } });
     const lb = scope.track(await startBalancer(config, { accessLog: new AccessLog(stream, false) }));
+    const events: RequestEvent[] = [];
+    lb.on('request', (e) => events.push(e));
     await exchange(lb.port, 'twelve bytes');
     await waitFor('the line', () => logged.includes('\n'));
     const line = JSON.parse(logged) as Record<string, unknown>;
     expect(line).toMatchObject({ kind: 'tcp', method: 'TCP', client: '127.0.0.1', server: 'a', bytes: 12, bytes_in: 12, status: 0, retries: 0, error: null });
     expect(line.connect_ms).toBeGreaterThan(0);
     expect(line.client_port).toBeGreaterThan(0);
+    await waitFor('the event', () => events.length === 1);
+    expect(events[0]).toMatchObject({ kind: 'tcp', method: 'TCP', server: 'a', ok: true, status: 0, retries: 0 });
+    expect(events[0]!.path).toBe(`127.0.0.1:${line.client_port as number}`);
   });
 
   it('a client FIN reaches the server and the answer still flows back (half-close)', async () => {
