@@ -332,6 +332,8 @@ export function resolveConfig({ file, filePath, env, flags }: ResolveInput): Bal
   }
   // Workers replay HTTP mode's control plane and sum its counters; tcp mode has not been wired into them.
   if (config.mode === 'tcp' && config.workers > 1) problems.push(`workers: tcp mode runs in one process, got ${config.workers} workers (set workers to 1)`);
+  // The store attaches to HTTP mode's composition; tcp mode would silently keep its state to itself.
+  if (config.mode === 'tcp' && config.store.url !== null) problems.push('store: tcp mode does not share state through a store yet (leave --store out)');
   if (problems.length > 0) throw new LbError('LB_CONFIG_INVALID', problems.join('\n'));
   return config;
 }

@@ -31,7 +31,9 @@ export async function runTcpLoadtest(args: LoadtestArgs): Promise<void> {
   const flags = args as Record<string, unknown>;
   const httpOnly = HTTP_ONLY.filter((f) => flags[f] !== undefined).map((f) => `--${f.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
   if (httpOnly.length > 0) throw new LbError('LB_USAGE', `${httpOnly.join(', ')}: HTTP only, not with --tcp`);
-  const { host, port } = tcpTarget(args.url ?? DEFAULT_URL.replace('http:', 'tcp:'));
+  const urls = args.url === undefined ? [] : Array.isArray(args.url) ? args.url : [args.url];
+  if (urls.length > 1) throw new LbError('LB_USAGE', `--tcp takes one --url, got ${urls.length}`);
+  const { host, port } = tcpTarget(urls[0] ?? DEFAULT_URL.replace('http:', 'tcp:'));
   const connections = args.requests ?? 100;
   if (!Number.isInteger(connections) || connections < 1 || connections > MAX_CONNECTIONS) throw new LbError('LB_USAGE', `--requests must be an integer 1-${MAX_CONNECTIONS}, got ${connections}`);
   const concurrency = args.concurrent ?? 10;

@@ -52,6 +52,9 @@ describe('lb loadtest --tcp', () => {
     const a = await runLb(['loadtest', '--tcp', '--url', 'tcp://127.0.0.1:1', '--method', 'POST', '--cookies']);
     expect(a.code).toBe(2);
     expect(a.stderr).toContain('--method, --cookies: HTTP only, not with --tcp');
+    const c = await runLb(['loadtest', '--tcp', '--url', 'tcp://127.0.0.1:1', '--url', 'tcp://127.0.0.1:2']);
+    expect(c.code).toBe(2);
+    expect(c.stderr).toContain('--tcp takes one --url, got 2');
     const b = await runLb(['loadtest', '--bytes', '10']);
     expect(b.code).toBe(2);
     expect(b.stderr).toContain('--bytes needs --tcp');

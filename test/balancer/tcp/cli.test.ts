@@ -60,11 +60,14 @@ describe('lb serve --mode tcp through the CLI', () => {
     expect(result.stderr).toMatch(/servers\[0\]\.send_proxy: must be "v1" or "v2"/);
   });
 
-  it('refuses --workers above 1 with --mode tcp, in one line, exit 1', async () => {
+  it('refuses --workers above 1 and --store with --mode tcp, in one line, exit 1', async () => {
     const result = await runLb(['serve', '--mode', 'tcp', '--workers', '2', '--port', '0', '--admin-port', '0']);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('workers: tcp mode runs in one process, got 2 workers');
     expect(result.stderr).not.toMatch(/\n\s+at /);
+    const store = await runLb(['serve', '--mode', 'tcp', '--store', 'redis://127.0.0.1:1', '--port', '0', '--admin-port', '0']);
+    expect(store.code).toBe(1);
+    expect(store.stderr).toContain('store: tcp mode does not share state through a store yet');
   });
 
   it('lb testserver --accept-proxy without --tcp is a usage error (exit 2)', async () => {
