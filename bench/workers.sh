@@ -30,7 +30,8 @@ LB_ARGS='serve --port {PORT} --admin-port 0 --host 127.0.0.1 --servers {SERVERS_
   "lb-2=node bin/lb.js $LB_ARGS --workers 2" \
   "nginx-2=$DIR/nginx2.sh $DIR/nginx2.conf.in"
 
-# The primary's share: it owns the admin API and health checks and relays changes, and proxies nothing.
+# The primary's share: it owns the admin API and health checks and relays changes, and proxies nothing;
+# its work does not grow with requests (a report per worker a second, and one per /lb/stats).
 echo
 echo "primary CPU with --workers 2 under wrk -t1 -c64 -d10s (health checks every 1 s, one /lb/stats a second):"
 PORT=${WORKERS_BENCH_PORT:-18700}
@@ -46,6 +47,8 @@ primary=$!
 pids+=("$primary")
 for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$((PORT + 1))/health" && break; sleep 0.1; done
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# Warm up first: the primary's start (loading, compiling) is not what it costs while it runs.
+timeout 10 wrk -t1 -c64 -d3s "http://127.0.0.1:$PORT/" >/dev/null
 hz=$(getconf CLK_TCK)
 before=$(ticks "$primary")
 ( for _ in $(seq 1 10); do curl -s -o /dev/null "http://127.0.0.1:$((PORT + 1))/lb/stats"; sleep 1; done ) &
