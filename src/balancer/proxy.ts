@@ -101,6 +101,22 @@ const HOP_BY_HOP = new Set([
 ]);
 
 
+/**
+ * Lengths of every field name the header rewriting acts on by name (hop-by-hop, X-Forwarded-*, x-lb-server,
+ * Content-Length): a name of any other length needs no lower-casing to be passed on, which spares a string
+ * per header on the hot path. A name a Connection header lists can have any length: checked apart.
+ */
+const NAMED_LENGTHS = (() => {
+  const lengths = new Uint8Array(32);
+  for (const name of [...HOP_BY_HOP, 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-lb-server', 'content-length']) lengths[name.length] = 1;
+  return lengths;
+})();
+
+/** Whether a field name may be one the rewriting acts on (see NAMED_LENGTHS): only those are lower-cased. */
+function mayBeNamed(name: string): boolean {
+  return name.length < 32 && NAMED_LENGTHS[name.length] === 1;
+}
+
 /** Fields a client's Connection header cannot make us drop: the target and the framing of the request. */
 const END_TO_END = new Set(['host', 'content-length']);
 
@@ -352,7 +368,9 @@ class ProxyExchange implements Dispatcher.DispatchHandler, Waiter {
         attempt: this.#attempts,
       });
     }
-    this.#attemptStartedAt = performance.now();
+    // A clock read costs about as much as this whole method's own work: the first attempt of a request that
+    // never waited starts when the request did (routing in between takes a microsecond or two).
+    this.#attemptStartedAt = this.#attempts === 1 && !this.#waited ? this.#startedAt : performance.now();
     this.#upstreamHeaders ??= buildUpstreamHeaders(this.#req, this.#ctx.clientIp, this.#options.forwardedProto);
     server.requestStarted();
     this.#deps.passive.requestStarted(server);
@@ -423,8 +441,10 @@ class ProxyExchange implements Dispatcher.DispatchHandler, Waiter {
   onComplete(): void {
     try {
       this.#res.end();
-      this.#finishAttempt(this.#status < 500 ? 'ok' : 'failed', this.#status >= 500 ? `HTTP ${this.#status}` : null);
-      this.#finish(this.#status, null);
+      // One clock read for the attempt and the request: they end together.
+      const now = performance.now();
+      this.#finishAttempt(this.#status < 500 ? 'ok' : 'failed', this.#status >= 500 ? `HTTP ${this.#status}` : null, now);
+      this.#finish(this.#status, null, now);
     } catch (bug) {
       this.internalError(bug, 'onComplete');
     }
@@ -552,11 +572,11 @@ class ProxyExchange implements Dispatcher.DispatchHandler, Waiter {
   }
 
   /** Accounts for the current attempt once; 'abandoned' is no verdict on the server (client gone, bug). */
-  #finishAttempt(outcome: 'ok' | 'failed' | 'abandoned', error: string | null): void {
+  #finishAttempt(outcome: 'ok' | 'failed' | 'abandoned', error: string | null, nowMs?: number): void {
     const server = this.#server;
     if (server === null) return;
     this.#server = null;
-    const now = performance.now();
+    const now = nowMs ?? performance.now();
     server.requestFinished(outcome !== 'failed', now - this.#attemptStartedAt, error, now);
     if (outcome === 'abandoned') this.#deps.passive.abandon(server);
     else this.#deps.passive.record(server, outcome === 'ok', error);
@@ -584,7 +604,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler, Waiter {
     this.#finish(status, code);
   }
 
-  #finish(status: number, error: LbErrorCode | null): void {
+  #finish(status: number, error: LbErrorCode | null, nowMs?: number): void {
     if (this.#done) return;
     this.#done = true;
     const ctx = this.#ctx;
@@ -597,7 +617,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler, Waiter {
       status,
       attempts: this.#attempts,
       queued: this.#waited,
-      durationMs: performance.now() - this.#startedAt,
+      durationMs: (nowMs ?? performance.now()) - this.#startedAt,
       bytesOut: this.#bytesOut,
       error,
     });
@@ -619,6 +639,10 @@ export function buildUpstreamHeaders(req: IncomingMessage, clientIp: string, pro
   let forwardedFor: string | null = null;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
+    if (named === null && !mayBeNamed(name)) {
+      out.push(name, raw[i + 1]!);
+      continue;
+    }
     const lower = name.toLowerCase();
     // A Connection header may name hop-by-hop fields to drop, but never the request's own framing or Host.
     if (HOP_BY_HOP.has(lower) || (named !== null && named.has(lower) && !END_TO_END.has(lower))) continue;
@@ -675,17 +699,21 @@ function buildResponseHeaders(rawHeaders: Buffer[], status: number, serverLabel:
   const out: string[] = [];
   let named: Set<string> | null = null;
   for (let i = 0; i < rawHeaders.length; i += 2) {
-    const name = rawHeaders[i]!.toString('latin1');
+    const name = latin1Of(rawHeaders[i]!);
+    if (!mayBeNamed(name)) {
+      out.push(name, latin1Of(rawHeaders[i + 1]!));
+      continue;
+    }
     const lower = name.toLowerCase();
     if (lower === 'connection') {
-      const value = rawHeaders[i + 1]!.toString('latin1');
+      const value = latin1Of(rawHeaders[i + 1]!);
       if (value !== 'keep-alive' && value !== 'close') named = connectionTokens(value);
       continue;
     }
     if (HOP_BY_HOP.has(lower) || lower === 'x-lb-server') continue;
     // RFC 9110 §8.6: a 204 has no Content-Length (a 304's is the length of the 200 it stands for: kept).
     if (status === 204 && lower === 'content-length') continue;
-    out.push(name, rawHeaders[i + 1]!.toString('latin1'));
+    out.push(name, latin1Of(rawHeaders[i + 1]!));
   }
   if (named !== null) {
     for (let i = out.length - 2; i >= 0; i -= 2) if (named.has(out[i]!.toLowerCase())) out.splice(i, 2);
@@ -693,6 +721,32 @@ function buildResponseHeaders(rawHeaders: Buffer[], status: number, serverLabel:
   if (serverLabel !== null) out.push('x-lb-server', serverLabel);
   if (setCookie !== null) out.push('set-cookie', setCookie);
   return out;
+}
+
+/**
+ * Answer header bytes seen recently, as strings, in a fixed table of 1 024 slots (at most 64 bytes each):
+ * a server sends the same names and mostly the same values answer after answer, and turning bytes into a
+ * string is a call into C++ each time, ten per answer. A slot is found by length and first and last byte,
+ * and used only when every byte matches, so the result is exactly `toString('latin1')`'s, whatever a
+ * server sends; a miss decodes and takes the slot.
+ */
+const LATIN1_SLOTS = 1024;
+const LATIN1_MAX_BYTES = 64;
+const latin1Table: (string | undefined)[] = new Array<string | undefined>(LATIN1_SLOTS).fill(undefined);
+
+function latin1Of(bytes: Buffer): string {
+  const length = bytes.length;
+  if (length === 0 || length > LATIN1_MAX_BYTES) return bytes.toString('latin1');
+  const slot = (length * 961 + bytes[0]! * 31 + bytes[length - 1]!) & (LATIN1_SLOTS - 1);
+  const seen = latin1Table[slot];
+  if (seen !== undefined && seen.length === length) {
+    let i = 1;
+    while (i < length && seen.charCodeAt(i) === bytes[i]) i++;
+    if (i === length && seen.charCodeAt(0) === bytes[0]) return seen;
+  }
+  const text = bytes.toString('latin1');
+  latin1Table[slot] = text;
+  return text;
 }
 
 function connectionTokens(value: string): Set<string> {

@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, request as httpRequest } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import pLimit from 'p-limit';
 import { describe, expect, it } from 'vitest';
 import type { BalancerHandle } from '../../src/balancer/balancer.js';
@@ -99,6 +99,47 @@ describe('what is forwarded', () => {
     expect(res.headers.get('keep-alive')).not.toBe('timeout=5');
     expect(res.headers.getSetCookie()).toEqual(['a=1', 'b=2']);
     expect(res.headers.get('x-lb-server')).toBe('raw');
+  });
+});
+
+describe('answer headers pass byte for byte', () => {
+  it('relays names and values exactly, letter case included, when answers alternate between fields that share a slot of the header-text table', async () => {
+    // X-Aq/X-bq and v1z/v2z have the same length, first and last byte: the proxy's table of recent header
+    // strings puts each pair in one slot, so only a byte-by-byte check tells them apart.
+    const answers: Record<string, string> = {
+      '/a': 'X-Aq: v1z\r\nX-Mixed-CASE: one\r\nX-Latin: caf\xe9',
+      '/b': 'X-bq: v2z\r\nX-Mixed-CASE: two\r\nX-Latin: cafe',
+    };
+    const upstream = createNetServer((socket) => {
+      socket.on('error', () => undefined);
+      let buffered = '';
+      socket.on('data', (chunk: Buffer) => {
+        buffered += chunk.toString('latin1');
+        for (let end = buffered.indexOf('\r\n\r\n'); end !== -1; end = buffered.indexOf('\r\n\r\n')) {
+          const path = buffered.slice(0, end).split(' ')[1]!;
+          buffered = buffered.slice(end + 4);
+          socket.write(Buffer.from(`HTTP/1.1 200 OK\r\n${answers[path]}\r\nContent-Length: 2\r\n\r\nok`, 'latin1'));
+        }
+      });
+    });
+    upstream.listen(0, '127.0.0.1');
+    await once(upstream, 'listening');
+    scope.track({ close: async () => void upstream.close() });
+    lb = await scope.startLb([{ host: '127.0.0.1', port: (upstream.address() as AddressInfo).port, name: 'raw' }]);
+    const rawHeadersOf = (path: string): Promise<string[]> =>
+      new Promise((resolve, reject) => {
+        httpRequest(`${lb!.url}${path}`, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.rawHeaders));
+        })
+          .on('error', reject)
+          .end();
+      });
+    const pick = (raw: string[]): string[] => raw.filter((_, i) => i % 2 === 0 ? raw[i]!.startsWith('X-') : raw[i - 1]!.startsWith('X-'));
+    for (let i = 0; i < 3; i++) {
+      expect(pick(await rawHeadersOf('/a'))).toEqual(['X-Aq', 'v1z', 'X-Mixed-CASE', 'one', 'X-Latin', 'caf\u00e9']);
+      expect(pick(await rawHeadersOf('/b'))).toEqual(['X-bq', 'v2z', 'X-Mixed-CASE', 'two', 'X-Latin', 'cafe']);
+    }
   });
 });
 

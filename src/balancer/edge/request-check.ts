@@ -38,7 +38,7 @@ export function checkRequest(req: IncomingMessage, maxHeaders: number): Refusal 
   let hosts = 0;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
-    if (name.length === 4 && name.toLowerCase() === 'host') hosts += 1;
+    if (isHostName(name)) hosts += 1;
   }
   if (hosts > 1) return { code: 'LB_BAD_REQUEST', message: 'more than one Host header' };
   const host = req.headers.host;
@@ -50,6 +50,18 @@ export function checkRequest(req: IncomingMessage, maxHeaders: number): Refusal 
   const target = req.url ?? '';
   if (target.charCodeAt(0) === 47 /* '/' */) return null;
   return absoluteForm(req, target);
+}
+
+/** `name` is Host in any letter case, with no lower-cased copy made (this runs for every header of every request). */
+function isHostName(name: string): boolean {
+  // c | 32 is 'h' only for 'H' and 'h' (and likewise for o, s, t): an exact case-insensitive match.
+  return (
+    name.length === 4 &&
+    (name.charCodeAt(0) | 32) === 104 &&
+    (name.charCodeAt(1) | 32) === 111 &&
+    (name.charCodeAt(2) | 32) === 115 &&
+    (name.charCodeAt(3) | 32) === 116
+  );
 }
 
 function absoluteForm(req: IncomingMessage, target: string): Refusal | null {
@@ -73,7 +85,7 @@ function absoluteForm(req: IncomingMessage, target: string): Refusal | null {
   const raw = req.rawHeaders;
   let replaced = false;
   for (let i = 0; i < raw.length; i += 2) {
-    if (raw[i]!.toLowerCase() === 'host') {
+    if (isHostName(raw[i]!)) {
       raw[i + 1] = authority;
       replaced = true;
     }
