@@ -409,27 +409,64 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
       await stateWriter?.flush();
     })());
 
-  return Object.assign(emitter, {
+  return balancerHandle(emitter, {
     url,
     adminUrl,
     port,
     adminPort,
-    pool,
     admin,
-    algorithm: () => control.algorithm.name,
     control,
-    apply: <C extends Command>(command: C) => control.apply(command),
-    checkHealth: async () => checker?.runRound(),
-    followCircuit: (server: string, open: boolean) => {
-      const s = pool.get(server);
-      if (s !== undefined) passive.follow(s, open);
-    },
-    metricsJson: () => metrics.registry.getMetricsAsJSON(),
+    passive,
+    metrics,
+    checker: () => checker,
     stats: snapshot,
     history: localViews.history,
     settled: async () => admin.settled?.(),
-    reload: (next: BalancerConfig): ReloadReport => control.apply({ type: 'applyConfig', config: next }),
     close,
+  });
+}
+
+/** What both compositions (HTTP here, tcp/balancer.ts) hand out; the handle's derived methods are written once. */
+export interface HandleParts {
+  url: string;
+  adminUrl: string;
+  port: number;
+  adminPort: number;
+  admin: AdminTarget;
+  control: ControlPlane;
+  passive: PassiveHealth;
+  metrics: BalancerMetrics;
+  /** The checker in force now (a reload may replace it). */
+  checker: () => ActiveHealthChecker | null;
+  stats: () => StatsSnapshot;
+  history: (sinceEventId?: number) => HistoryResponse;
+  settled: () => Promise<void>;
+  close: () => Promise<void>;
+}
+
+export function balancerHandle(emitter: EventEmitter<BalancerEvents>, parts: HandleParts): BalancerHandle {
+  const { control, passive, metrics } = parts;
+  return Object.assign(emitter, {
+    url: parts.url,
+    adminUrl: parts.adminUrl,
+    port: parts.port,
+    adminPort: parts.adminPort,
+    pool: control.pool,
+    admin: parts.admin,
+    algorithm: () => control.algorithm.name,
+    control,
+    apply: <C extends Command>(command: C) => control.apply(command),
+    checkHealth: async () => parts.checker()?.runRound(),
+    followCircuit: (server: string, open: boolean) => {
+      const s = control.pool.get(server);
+      if (s !== undefined) passive.follow(s, open);
+    },
+    metricsJson: () => metrics.registry.getMetricsAsJSON(),
+    stats: parts.stats,
+    history: parts.history,
+    settled: parts.settled,
+    reload: (next: BalancerConfig): ReloadReport => control.apply({ type: 'applyConfig', config: next }),
+    close: parts.close,
   });
 }
 

@@ -22,12 +22,10 @@ import { round } from '../../shared/round.js';
 import { VERSION } from '../../shared/version.js';
 import { createAdminHandler, RawBody, type AdminTarget } from '../admin.js';
 import type { AlgorithmOptions } from '../algorithms/index.js';
-import { displayHost, listen, restoreState, type BalancerEvents, type BalancerHandle, type StartOptions } from '../balancer.js';
+import { balancerHandle, displayHost, listen, restoreState, type BalancerEvents, type BalancerHandle, type StartOptions } from '../balancer.js';
 import type { BalancerConfig } from '../config.js';
-import type { Command } from '../control/commands.js';
 import { configView } from '../control/config-view.js';
 import { ControlPlane } from '../control/control-plane.js';
-import type { ReloadReport } from '../control/reload-plan.js';
 import { ClientConnections } from '../edge/client-connections.js';
 import { checkServerInit } from '../edge/server-address.js';
 import { ActiveHealthChecker, type HealthCheckConfig } from '../health/active.js';
@@ -309,27 +307,20 @@ export async function startTcpBalancer(config: BalancerConfig, options: StartOpt
       await stateWriter?.flush();
     })());
 
-  return Object.assign(emitter, {
+  return balancerHandle(emitter, {
     url,
     adminUrl,
     port,
     adminPort,
-    pool,
     admin,
-    algorithm: () => control.algorithm.name,
     control,
-    apply: <C extends Command>(command: C) => control.apply(command),
-    checkHealth: async () => checker?.runRound(),
-    followCircuit: (server: string, open: boolean) => {
-      const s = pool.get(server);
-      if (s !== undefined) passive.follow(s, open);
-    },
-    metricsJson: () => metrics.registry.getMetricsAsJSON(),
-    // One process: a change is in force as soon as it is applied.
-    settled: async () => undefined,
+    passive,
+    metrics,
+    checker: () => checker,
     stats: snapshot,
     history: (since?: number): HistoryResponse => ({ capacity: stats.historyCapacity, requests: stats.history(), events: stats.events(since), lastEventId: stats.lastEventId }),
-    reload: (next: BalancerConfig): ReloadReport => control.apply({ type: 'applyConfig', config: next }),
+    // One process: a change is in force as soon as it is applied.
+    settled: async () => undefined,
     close,
   });
 }
