@@ -103,6 +103,8 @@ describe.skipIf(!hasTmux)(hasTmux ? 'lb monitor in a real terminal (tmux)' : 'lb
     await waitFor('time for redraws', () => lb.stats().uptimeSeconds >= before + 0.6, 5000, 50);
     expect(await screen()).toContain('Weight for s1');
     await tmux('send-keys', '-t', 'mon', 'Escape');
+    // An Escape and a q that arrive together read as Alt-q (one escape sequence): wait for the prompt to go.
+    await waitFor('the prompt closed', async () => !(await screen()).includes('Weight for s1'));
     await tmux('send-keys', '-t', 'mon', 'q');
     await waitFor('the monitor to exit', async () => (await screen()).includes('MONITOR-EXITED'));
   });
