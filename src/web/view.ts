@@ -27,22 +27,7 @@ const megabytes = (bytes: number): string => formatNumber(bytes / 1e6, bytes < 1
 
 export function overviewText(stats: StatsSnapshot, rates: TotalsRates): OverviewText {
   const { totals, limits } = stats;
-  if (stats.mode === 'tcp') {
-    // The same cards over connections (index.html's data-tcp labels): bytes instead of sessions,
-    // connections refused at max_connections instead of rate-limited requests.
-    return {
-      algorithm: stats.algorithm,
-      servers: `${stats.servers.filter((s) => s.state === 'up').length} / ${stats.servers.length}`,
-      rps: formatNumber(rates.requestsPerSecond, 1),
-      errors: formatPercent(rates.errorRate),
-      active: String(totals.activeRequests),
-      total: String(totals.requests),
-      sessions: `${megabytes(totals.bytesIn ?? 0)} / ${megabytes(totals.bytesOut ?? 0)}`,
-      limited: String(totals.connectionsRejected),
-      uptime: formatDuration(stats.uptimeSeconds),
-      workers: workersText(stats),
-    };
-  }
+  const tcp = stats.mode === 'tcp';
   return {
     algorithm: stats.algorithm,
     servers: `${stats.servers.filter((s) => s.state === 'up').length} / ${stats.servers.length}`,
@@ -50,9 +35,15 @@ export function overviewText(stats: StatsSnapshot, rates: TotalsRates): Overview
     errors: formatPercent(rates.errorRate),
     active: String(totals.activeRequests),
     total: String(totals.requests),
-    sessions: stats.sessions.mode === 'off' ? 'off' : String(stats.sessions.active),
+    // In tcp mode the same cards speak of connections (index.html's data-tcp labels): bytes instead of
+    // sessions, connections refused at max_connections instead of rate-limited requests.
+    sessions: tcp
+      ? `${megabytes(totals.bytesIn ?? 0)} / ${megabytes(totals.bytesOut ?? 0)}`
+      : stats.sessions.mode === 'off'
+        ? 'off'
+        : String(stats.sessions.active),
     // A count of refusals means something only while a rate limit is on.
-    limited: limits.rateLimitPerSecond > 0 ? `${totals.rateLimited} (${limits.rateLimitPerSecond}/s)` : 'off',
+    limited: tcp ? String(totals.connectionsRejected) : limits.rateLimitPerSecond > 0 ? `${totals.rateLimited} (${limits.rateLimitPerSecond}/s)` : 'off',
     uptime: formatDuration(stats.uptimeSeconds),
     workers: workersText(stats),
   };
