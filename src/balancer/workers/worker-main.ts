@@ -9,6 +9,7 @@
  * (the primary starts a new one). If the primary dies, the IPC channel closes and the worker stops too.
  */
 import { LbError } from '../../shared/errors.js';
+import { raiseMallocTrimThreshold } from '../../shared/malloc-tuning.js';
 import type { Logger } from '../../shared/log.js';
 import { startBalancer, type BalancerHandle } from '../balancer.js';
 import { openAccessLog, processLogger } from '../process-outputs.js';
@@ -39,6 +40,7 @@ process.on('disconnect', () => void stop());
 tell({ type: 'ready' });
 
 async function start(message: Extract<ToWorker, { type: 'start' }>): Promise<void> {
+  raiseMallocTrimThreshold();
   try {
     logger = await processLogger(message.config.logLevel, message.workerId);
     const accessLog = message.accessLog === null ? undefined : await openAccessLog(message.accessLog);
