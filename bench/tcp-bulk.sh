@@ -57,7 +57,7 @@ declare -A CMD=(
   [nginx-stream]="nginx -e $RUN/nginx.error.log -p $RUN -c $RUN/nginx.conf"
   [node-tcp]="env PORT=22303 BACKENDS=127.0.0.1:$ECHO node $B/node-tcp-proxy.js"
   [node-tcp-hc]="env PORT=22306 BACKENDS=127.0.0.1:$ECHO node bench/node-tcp-half-close.cjs"
-  [lb-tcp]="node bin/lb.js serve --mode tcp --port 22304 --admin-port 22305 --servers $RUN/servers.json --log-level warn"
+  [lb-tcp]="bin/lb.js serve --mode tcp --port 22304 --admin-port 22305 --servers $RUN/servers.json --log-level warn"
 )
 declare -A PORT=([direct]=$ECHO [haproxy-tcp]=22301 [nginx-stream]=22302 [node-tcp]=22303 [node-tcp-hc]=22306 [lb-tcp]=22304)
 # MB/s received back; "cut" when the echo came back short (a proxy that closes both sides at the client's
@@ -69,7 +69,10 @@ ROUNDS=${ROUNDS:-3}
 TARGETS=(haproxy-tcp nginx-stream node-tcp node-tcp-hc lb-tcp)
 declare -A PID=()
 # CPU time (user + system, in clock ticks) of a target's processes: what one transfer cost it.
-ticks() { if [ "$1" = direct ]; then echo 0; return; fi; local sum=0 p; for p in $(pgrep -s "${PID[$1]}"); do sum=$((sum + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done; echo "$sum"; }
+ticks() { stat_sum "$1" '$14 + $15'; }
+# Minor page faults of a target's processes (a heap that shrinks and regrows pays one per 4 KiB page).
+faults() { stat_sum "$1" '$10'; }
+stat_sum() { if [ "$1" = direct ]; then echo 0; return; fi; local sum=0 p; for p in $(pgrep -s "${PID[$1]}"); do sum=$((sum + $(awk "{print $2}" "/proc/$p/stat" 2>/dev/null || echo 0))); done; echo "$sum"; }
 for t in "${TARGETS[@]}"; do
   setsid taskset -c 1 ${CMD[$t]} >"$RUN/$t.log" 2>&1 & PID[$t]=$!; pids+=($!)
 done
@@ -77,13 +80,13 @@ for t in "${TARGETS[@]}"; do wait_port "${PORT[$t]}"; done
 sleep 1
 for r in $(seq 1 "$ROUNDS"); do
   for t in direct "${TARGETS[@]}"; do
-    before=$(ticks "$t")
+    before=$(ticks "$t"); faults_before=$(faults "$t")
     one=$(mbps "${PORT[$t]}" 1 268435456)
     mid=$(ticks "$t")
     many=$(mbps "${PORT[$t]}" 64 4194304)
-    echo "$r $t $one $many $((mid - before)) $(( $(ticks "$t") - mid ))" >> "$RUN/bulk.txt"
+    echo "$r $t $one $many $((mid - before)) $(( $(ticks "$t") - mid )) $(( $(faults "$t") - faults_before ))" >> "$RUN/bulk.txt"
   done
-  echo "round $r (MB/s x1/x64 [CPU ticks of the target]): $(awk -v r="$r" '$1 == r { printf "%s %s/%s [%s/%s]  ", $2, $3, $4, $5, $6 }' "$RUN/bulk.txt")" >&2
+  echo "round $r: MB/s x1/x64 [the target's CPU ticks x1/x64, page faults]: $(awk -v r="$r" '$1 == r { printf "%s %s/%s [%s/%s, %s]  ", $2, $3, $4, $5, $6, $7 }' "$RUN/bulk.txt")" >&2
 done
 # Medians over rounds, and the median of each round's ratio to HAProxy ("cut" rows have no figure).
 summary() {

@@ -19,7 +19,7 @@ targets=(
   haproxy-tcp
   nginx-stream
   "node-tcp=node $B/node-tcp-proxy.js"
-  'lb-tcp=node bin/lb.js serve --mode tcp --port {PORT} --admin-port 0 --servers {SERVERS_JSON} --log-level warn'
+  'lb-tcp=bin/lb.js serve --mode tcp --port {PORT} --admin-port 0 --servers {SERVERS_JSON} --log-level warn'
 )
 echo "== persistent connections (req/s through the byte pipe) =="
 flock /tmp/lb-bench.lock bash "$B/proxy-bench.sh" -r "$ROUNDS" --no-low direct "${targets[@]}"

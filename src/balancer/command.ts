@@ -1,7 +1,6 @@
 /** `lb serve`: flags -> loadConfig -> startBalancer, then wait for a signal and close. No logic of its own. */
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { stringOption } from '../shared/cli-options.js';
-import { raiseMallocTrimThreshold } from '../shared/malloc-tuning.js';
 import { openAccessLog, processLogger } from './process-outputs.js';
 import { untilSignal } from '../shared/until-signal.js';
 import { watch, type FSWatcher } from 'node:fs';
@@ -37,7 +36,6 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       .example('$0 serve --workers auto', 'one proxy process per core, one balancer')
       .example('$0 serve --mode tcp --servers redis.json', 'layer 4: balance connections to any TCP service') as unknown as Argv<ServeArgs>,
   handler: async (args: ArgumentsCamelCase<ServeArgs>) => {
-    raiseMallocTrimThreshold();
     const serversFile = args.servers ?? DEFAULT_SERVERS_FILE;
     const load = () => loadConfig({ flags: args, env: process.env, serversFile, required: args.servers !== undefined });
     const config = await load();

@@ -9,7 +9,7 @@
  * (the primary starts a new one). If the primary dies, the IPC channel closes and the worker stops too.
  */
 import { LbError } from '../../shared/errors.js';
-import { raiseMallocTrimThreshold } from '../../shared/malloc-tuning.js';
+import { raiseMallocTrimThreshold } from '../../shared/memory-tuning.js';
 import type { Logger } from '../../shared/log.js';
 import { startBalancer, type BalancerHandle } from '../balancer.js';
 import { openAccessLog, processLogger } from '../process-outputs.js';
