@@ -1,9 +1,10 @@
-import { execFile } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { runLb } from './helpers/cli.js';
+import { LB_BIN, runLb } from './helpers/cli.js';
 import { closedAfterEach, waitFor } from './helpers/servers.js';
 import { tempDir } from './helpers/temp.js';
 
@@ -51,6 +52,25 @@ describe('lb through its bin', () => {
     expect(bad).toMatch(/^HTTP\/1\.1 400/);
 
     expect(await lb.stop('SIGTERM')).toEqual({ code: 0, signal: null });
+  });
+
+  it('run as an executable (as npx and the lb command run it), serve starts node with the flag of its #! line', async () => {
+    // memory-tuning.ts: V8 must size the old generation before lb's modules load, which only the
+    // command line does every time; without the flag tcp mode ran at half the bare proxy's rate.
+    const servers = await tempFile('servers.json', '[]');
+    const child = spawn(LB_BIN, ['serve', '--port', '0', '--admin-port', '0', '--servers', servers], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const exited = once(child, 'exit');
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+    try {
+      await waitFor('lb serve to start', () => out.includes('lb serve: '), 15_000);
+      const argv = (await readFile(`/proc/${child.pid}/cmdline`, 'utf8')).split('\0');
+      expect(argv).toContain('--initial-old-space-size=64');
+      expect(argv[argv.indexOf('--initial-old-space-size=64') + 1]).toBe(LB_BIN);
+    } finally {
+      child.kill('SIGTERM');
+      await exited;
+    }
   });
 
   it('finishes an in-flight request on SIGTERM, then exits 0', async () => {
