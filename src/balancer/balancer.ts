@@ -334,7 +334,7 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
   const localViews = {
     stats: snapshot,
     metrics: async () => new RawBody(await metrics.render(), metrics.contentType),
-    history: (since?: number): HistoryResponse => ({ capacity: stats.historyCapacity, requests: stats.history(), events: stats.events(since), lastEventId: stats.lastEventId }),
+    history: (since?: number) => stats.historyResponse(since),
   } satisfies AdminViews;
   const admin: AdminTarget = {
     loadTests: null,

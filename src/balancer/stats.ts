@@ -6,7 +6,7 @@
 import type { LbErrorCode } from '../shared/errors.js';
 import type { RequestOutcome } from './outcome.js';
 import { clientAddressOf, connectionSucceeded, type ConnectionOutcome } from './tcp/connection-outcome.js';
-import type { BalancerEvent, HistoryEntry, StatsTotals, StatusClassCounts } from '../shared/api-types.js';
+import type { BalancerEvent, HistoryEntry, HistoryResponse, StatsTotals, StatusClassCounts } from '../shared/api-types.js';
 import { round } from '../shared/round.js';
 
 export const HISTORY_CAPACITY = 100;
@@ -176,6 +176,11 @@ export class BalancerStats {
     slot.bytesOut = outcome.bytesOut;
     this.#ringNext = (this.#ringNext + 1) % this.historyCapacity;
     if (this.#ringSize < this.historyCapacity) this.#ringSize += 1;
+  }
+
+  /** `GET /lb/history`'s body: the requests (or connections) and the events after `since`. */
+  historyResponse(since?: number): HistoryResponse {
+    return { capacity: this.historyCapacity, requests: this.history(), events: this.events(since), lastEventId: this.lastEventId };
   }
 
   /** Oldest first. */

@@ -15,7 +15,7 @@
 import { EventEmitter } from 'node:events';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
-import { ALGORITHM_NAMES, type BalancerEventType, type HistoryResponse, type StatsSnapshot } from '../../shared/api-types.js';
+import { ALGORITHM_NAMES, type BalancerEventType, type StatsSnapshot } from '../../shared/api-types.js';
 import { silentLogger } from '../../shared/log.js';
 import { defaultRandom } from '../../shared/random.js';
 import { round } from '../../shared/round.js';
@@ -252,7 +252,7 @@ export async function startTcpBalancer(config: BalancerConfig, options: StartOpt
     loadTests: null,
     stats: snapshot,
     metrics: async () => new RawBody(await metrics.render(), metrics.contentType),
-    history: (since?: number): HistoryResponse => ({ capacity: stats.historyCapacity, requests: stats.history(), events: stats.events(since), lastEventId: stats.lastEventId }),
+    history: (since?: number) => stats.historyResponse(since),
     health: () => ({
       status: 'ok',
       version: VERSION,
@@ -318,7 +318,7 @@ export async function startTcpBalancer(config: BalancerConfig, options: StartOpt
     metrics,
     checker: () => checker,
     stats: snapshot,
-    history: (since?: number): HistoryResponse => ({ capacity: stats.historyCapacity, requests: stats.history(), events: stats.events(since), lastEventId: stats.lastEventId }),
+    history: (since?: number) => stats.historyResponse(since),
     // One process: a change is in force as soon as it is applied.
     settled: async () => undefined,
     close,
