@@ -23,12 +23,8 @@ import { setFlagsFromString } from 'node:v8';
  */
 const MMAP_BLOCK_BYTES = 30 * 1024 * 1024;
 
-let mallocDone = false;
-
-/** Once per process, before traffic (bin/lb.js for `lb serve`, and each worker). */
+/** Before traffic, once per process: bin/lb.js for `lb serve`, and each worker. */
 export function raiseMallocTrimThreshold(): void {
-  if (mallocDone) return;
-  mallocDone = true;
   // Outside the pool (allocUnsafeSlow), so it is one malloc of its own, large enough to be mmapped
   // (and below glibc's 32 MiB ceiling for the dynamic rule).
   Buffer.allocUnsafeSlow(MMAP_BLOCK_BYTES);
@@ -42,10 +38,10 @@ export function raiseMallocTrimThreshold(): void {
  * keeps alive (~13 MiB); socket streams promote a little with every young collection, so the limit was
  * hit again and again: 51 full collections in three 256 MiB transfers, 60% of lb's user CPU in marking
  * and sweeping, where the bare Node proxy (a 4 MiB heap, never collected in full) had none. With the
- * room: 0 to 3, and the transfer rate of the bare proxy. It has to be set before that first full
- * collection (set after it, 29 remained), hence in bin/lb.js before the CLI's modules load; in HTTP mode
- * it only defers full collections. An operator's own `--initial-old-space-size` (command line or
- * NODE_OPTIONS) wins.
+ * room: 0 to 3, and the transfer rate of the bare proxy. Only the command line (bin/lb.js's #! line)
+ * gives the room every time; set here at run time, before the CLI's modules load, it takes in most starts
+ * but not all (0, 2 and 28 full collections seen in three). In HTTP mode it only defers full collections.
+ * An operator's own `--initial-old-space-size` (command line or NODE_OPTIONS) wins.
  */
 const INITIAL_OLD_SPACE_MIB = 64;
 
