@@ -754,6 +754,8 @@ function connectionTokens(value: string): Set<string> {
 }
 
 export function errorCodeOf(err: Error): string {
+  // undici's parser could not read what the server sent (its llhttp code, when it has one, says where).
+  if (err.name === 'HTTPParserError') return BAD_RESPONSE;
   const code = (err as { code?: unknown }).code;
   if (typeof code === 'string') {
     if (code === 'UND_ERR_SOCKET') {

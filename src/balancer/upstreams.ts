@@ -32,6 +32,27 @@ export function connectOptions(timeoutMs: number, tls: UpstreamTls): { timeout: 
   return { timeout: timeoutMs, rejectUnauthorized: tls.rejectUnauthorized, ...(tls.ca !== null ? { ca: tls.ca } : {}) };
 }
 
+/** undici's own default: an idle upstream socket is closed after 4 s. */
+const DEFAULT_KEEP_ALIVE_MS = 4000;
+
+/**
+ * The one way lb makes an undici Pool, for traffic and for health probes alike. One shape matters for
+ * speed: V8 optimises undici's internals for the objects it sees, and a second kind of client (an Agent,
+ * or `request()`'s stream handler) seen by the same code deoptimises it the first time it shows up, which
+ * stretched lb's warm-up under load by about a second.
+ */
+export function upstreamPool(origin: string, connections: number, connectTimeoutMs: number, tls: UpstreamTls, keepAliveMs: number): Pool {
+  return new Pool(origin, {
+    connections,
+    pipelining: 1,
+    keepAliveTimeout: keepAliveMs,
+    connect: connectOptions(connectTimeoutMs, tls),
+    // Timeouts are set per request (proxy, probes); these are the pool-wide fallbacks.
+    headersTimeout: 0,
+    bodyTimeout: 0,
+  });
+}
+
 export class Upstreams {
   readonly #pools = new Map<Server, Pool>();
   readonly #options: UpstreamOptions;
@@ -44,14 +65,7 @@ export class Upstreams {
   for(server: Server): Pool {
     let pool = this.#pools.get(server);
     if (pool === undefined) {
-      pool = new Pool(server.origin, {
-        connections: this.#options.connectionsPerServer,
-        pipelining: 1,
-        connect: connectOptions(this.#options.connectTimeoutMs, this.#options.tls),
-        // Timeouts are set per request by the proxy; these are the pool-wide fallbacks.
-        headersTimeout: 0,
-        bodyTimeout: 0,
-      });
+      pool = upstreamPool(server.origin, this.#options.connectionsPerServer, this.#options.connectTimeoutMs, this.#options.tls, DEFAULT_KEEP_ALIVE_MS);
       this.#pools.set(server, pool);
     }
     return pool;

@@ -24,6 +24,7 @@ export const MISBEHAVIOURS: Record<string, string> = {
   '/processing': `HTTP/1.1 102 Processing\r\n\r\n${OK}`,
   '/not-modified': 'HTTP/1.1 304 Not Modified\r\nETag: "v1"\r\nContent-Length: 10\r\n\r\n',
   '/no-content': 'HTTP/1.1 204 No Content\r\nContent-Length: 10\r\n\r\n',
+  '/not-http': 'hello there\r\n\r\n',
   '/switching': 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n',
   '/header-flood': `HTTP/1.1 200 OK\r\n${Array.from({ length: 2000 }, (_, i) => `X-Flood-${i}: ${i}\r\n`).join('')}Content-Length: 2\r\n\r\nok`,
 };

@@ -162,6 +162,7 @@ describe('server answers: 1xx, 204 and 304 framing, unreadable answers', () => {
     ['an unsolicited 100 Continue before a GET answer', 'GET /unsolicited-100 HTTP/1.1'],
     ['an unsolicited 100 Continue before a POST answer', 'POST /unsolicited-100 HTTP/1.1'],
     ['101 to a plain GET', 'GET /switching HTTP/1.1'],
+    ['bytes that are not HTTP', 'GET /not-http HTTP/1.1'],
   ])('%s: 502, and the request reached a server exactly once (no retry)', async (_name, line) => {
     const before = received.length;
     const reply = await rawRequest(lb.port, req(line, 'Host: a', 'Content-Length: 0'));

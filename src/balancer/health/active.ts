@@ -2,15 +2,16 @@
  * Active health checks, split in three as Caddy does: `probe` checks one server once, `runRound` checks
  * every server once and applies rise/fall, and `start` schedules rounds. Tests call `runRound` directly.
  *
- * Probes use their own undici Agent, so they never queue behind real traffic on a busy pool; a probe that
- * hangs fails at `timeoutMs`; a server whose previous probe is still running is skipped, so checks of one
- * server never overlap. Only real transitions are reported, as verdicts the control plane applies (it
+ * Probes use their own connection per server, so they never queue behind real traffic on a busy pool; a
+ * probe that hangs fails at `timeoutMs`; a server whose previous probe is still running is skipped, so
+ * checks of one server never overlap. Only real transitions are reported, as verdicts the control plane applies (it
  * also closes the circuit of a server that comes back up).
  */
-import { Agent, request } from 'undici';
+import type { Dispatcher, Pool } from 'undici';
 import type { ServerPool } from '../pool.js';
 import type { Server } from '../server.js';
-import { connectOptions, type UpstreamTls } from '../upstreams.js';
+import { errorCodeOf, failureName } from '../proxy.js';
+import { upstreamPool, type UpstreamTls } from '../upstreams.js';
 import { HealthState } from './health-state.js';
 
 export interface HealthCheckConfig {
@@ -39,24 +40,76 @@ export interface ProbeResult {
   durationMs: number;
 }
 
-export async function probe(server: Server, config: HealthCheckConfig, dispatcher: Agent): Promise<ProbeResult> {
-  const started = performance.now();
-  try {
-    const res = await request(`${server.origin}${config.path}`, {
-      method: 'GET',
-      dispatcher,
-      headers: { 'user-agent': 'lb-health-check' },
-      headersTimeout: config.timeoutMs,
-      bodyTimeout: config.timeoutMs,
-      signal: AbortSignal.timeout(config.timeoutMs),
-    });
-    await res.body.dump();
-    const ok = res.statusCode >= config.expectedStatus.min && res.statusCode <= config.expectedStatus.max;
-    return { ok, detail: `HTTP ${res.statusCode}`, durationMs: performance.now() - started };
-  } catch (err) {
-    const e = err as { code?: string; name?: string };
-    const detail = e.name === 'TimeoutError' || e.code === 'UND_ERR_HEADERS_TIMEOUT' ? `timeout after ${config.timeoutMs} ms` : (e.code ?? e.name ?? 'error');
-    return { ok: false, detail, durationMs: performance.now() - started };
+const PROBE_HEADERS = ['user-agent', 'lb-health-check'];
+
+/**
+ * One HTTP check, dispatched the way the proxy dispatches (a handler object, the answer's body discarded
+ * as it arrives) rather than with undici's `request()`: see upstreamPool for why the shape matters.
+ */
+export function probe(config: HealthCheckConfig, pool: Dispatcher): Promise<ProbeResult> {
+  return new Promise((resolve) => {
+    const handler = new ProbeHandler(config, performance.now(), resolve);
+    pool.dispatch(
+      { path: config.path, method: 'GET', headers: PROBE_HEADERS, body: null, headersTimeout: config.timeoutMs, bodyTimeout: config.timeoutMs },
+      handler,
+    );
+  });
+}
+
+/** undici dispatch handler for one probe: settles once, on the whole answer, an error or the deadline. */
+class ProbeHandler implements Dispatcher.DispatchHandler {
+  readonly #config: HealthCheckConfig;
+  readonly #startedAt: number;
+  readonly #resolve: (result: ProbeResult) => void;
+  readonly #deadline: NodeJS.Timeout;
+  #abort: ((err?: Error) => void) | null = null;
+  #status = 0;
+  #settled = false;
+
+  constructor(config: HealthCheckConfig, startedAt: number, resolve: (result: ProbeResult) => void) {
+    this.#config = config;
+    this.#startedAt = startedAt;
+    this.#resolve = resolve;
+    // undici's own timeouts start once the request is written; this one also covers a connect that hangs.
+    this.#deadline = setTimeout(() => {
+      this.#settle(false, this.#timeoutDetail());
+      this.#abort?.();
+    }, config.timeoutMs);
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.#abort = abort;
+    if (this.#settled) abort();
+  }
+
+  onHeaders(statusCode: number): boolean {
+    if (statusCode >= 200) this.#status = statusCode;
+    return true;
+  }
+
+  onData(): boolean {
+    return true;
+  }
+
+  onComplete(): void {
+    const { min, max } = this.#config.expectedStatus;
+    this.#settle(this.#status >= min && this.#status <= max, `HTTP ${this.#status}`);
+  }
+
+  onError(err: Error): void {
+    const code = errorCodeOf(err);
+    this.#settle(false, code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' ? this.#timeoutDetail() : failureName(code));
+  }
+
+  #timeoutDetail(): string {
+    return `timeout after ${this.#config.timeoutMs} ms`;
+  }
+
+  #settle(ok: boolean, detail: string): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    clearTimeout(this.#deadline);
+    this.#resolve({ ok, detail, durationMs: performance.now() - this.#startedAt });
   }
 }
 
@@ -71,7 +124,9 @@ export class ActiveHealthChecker {
   readonly #probe: Prober;
   readonly #config: HealthCheckConfig;
   readonly #onVerdict: HealthVerdictSink;
-  readonly #agent: Agent;
+  readonly #tls: UpstreamTls;
+  /** One connection per server, kept alive between checks, apart from the traffic pools. */
+  readonly #pools = new Map<Server, Pool>();
   readonly #states = new Map<Server, HealthState>();
   readonly #inFlight = new Set<Server>();
   #timer: NodeJS.Timeout | null = null;
@@ -79,12 +134,15 @@ export class ActiveHealthChecker {
 
   constructor(pool: ServerPool, config: HealthCheckConfig, onVerdict: HealthVerdictSink, tls: UpstreamTls = { ca: null, rejectUnauthorized: true }, prober?: Prober) {
     this.#pool = pool;
-    this.#probe = prober ?? ((server, c) => probe(server, c, this.#agent));
+    this.#probe = prober ?? ((server, c) => probe(c, this.#poolFor(server)));
     this.#config = config;
     this.#onVerdict = onVerdict;
-    // One connection per server, kept alive between checks, apart from the traffic pools.
-    this.#agent = new Agent({ connections: 1, keepAliveTimeout: Math.max(config.intervalMs * 2, 4000), connect: connectOptions(config.timeoutMs, tls) });
-    pool.on('server-removed', (server) => this.#states.delete(server));
+    this.#tls = tls;
+    pool.on('server-removed', (server) => {
+      this.#states.delete(server);
+      this.#pools.get(server)?.destroy().catch(() => undefined);
+      this.#pools.delete(server);
+    });
   }
 
   /** Checks every server once (those still being checked are skipped) and applies rise/fall. */
@@ -105,7 +163,18 @@ export class ActiveHealthChecker {
     this.#closed = true;
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
-    await this.#agent.destroy().catch(() => undefined);
+    const pools = [...this.#pools.values()];
+    this.#pools.clear();
+    await Promise.all(pools.map((p) => p.destroy().catch(() => undefined)));
+  }
+
+  #poolFor(server: Server): Pool {
+    let pool = this.#pools.get(server);
+    if (pool === undefined) {
+      pool = upstreamPool(server.origin, 1, this.#config.timeoutMs, this.#tls, Math.max(this.#config.intervalMs * 2, 4000));
+      this.#pools.set(server, pool);
+    }
+    return pool;
   }
 
   async #check(server: Server): Promise<void> {
