@@ -9,7 +9,7 @@
  * (the primary starts a new one). If the primary dies, the IPC channel closes and the worker stops too.
  */
 import { LbError } from '../../shared/errors.js';
-import { raiseMallocTrimThreshold } from '../../shared/memory-tuning.js';
+import { optimiseSooner, raiseMallocTrimThreshold } from '../../shared/process-tuning.js';
 import type { Logger } from '../../shared/log.js';
 import { startBalancer, type BalancerHandle } from '../balancer.js';
 import { openAccessLog, processLogger } from '../process-outputs.js';
@@ -41,6 +41,7 @@ tell({ type: 'ready' });
 
 async function start(message: Extract<ToWorker, { type: 'start' }>): Promise<void> {
   raiseMallocTrimThreshold();
+  optimiseSooner();
   try {
     logger = await processLogger(message.config.logLevel, message.workerId);
     const accessLog = message.accessLog === null ? undefined : await openAccessLog(message.accessLog);
