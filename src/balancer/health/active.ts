@@ -43,6 +43,13 @@ export interface ProbeResult {
 const PROBE_HEADERS = ['user-agent', 'lb-health-check'];
 
 /**
+ * The most of an answer's body a probe reads. Its status is the verdict; past this the connection is
+ * dropped rather than read to the end, so a server streaming without end (or a huge health page) costs
+ * a probe no more than this, as HAProxy's check buffer (tune.chksize) bounds its checks.
+ */
+export const PROBE_BODY_LIMIT = 128 * 1024;
+
+/**
  * One HTTP check, dispatched the way the proxy dispatches (a handler object, the answer's body discarded
  * as it arrives) rather than with undici's `request()`: see upstreamPool for why the shape matters.
  */
@@ -64,6 +71,7 @@ class ProbeHandler implements Dispatcher.DispatchHandler {
   readonly #deadline: NodeJS.Timeout;
   #abort: ((err?: Error) => void) | null = null;
   #status = 0;
+  #bodyBytes = 0;
   #settled = false;
 
   constructor(config: HealthCheckConfig, startedAt: number, resolve: (result: ProbeResult) => void) {
@@ -87,11 +95,19 @@ class ProbeHandler implements Dispatcher.DispatchHandler {
     return true;
   }
 
-  onData(): boolean {
-    return true;
+  onData(chunk: Buffer): boolean {
+    this.#bodyBytes += chunk.length;
+    if (this.#bodyBytes <= PROBE_BODY_LIMIT) return true;
+    this.#settleOnStatus();
+    this.#abort?.();
+    return false;
   }
 
   onComplete(): void {
+    this.#settleOnStatus();
+  }
+
+  #settleOnStatus(): void {
     const { min, max } = this.#config.expectedStatus;
     this.#settle(this.#status >= min && this.#status <= max, `HTTP ${this.#status}`);
   }
@@ -138,11 +154,7 @@ export class ActiveHealthChecker {
     this.#config = config;
     this.#onVerdict = onVerdict;
     this.#tls = tls;
-    pool.on('server-removed', (server) => {
-      this.#states.delete(server);
-      this.#pools.get(server)?.destroy().catch(() => undefined);
-      this.#pools.delete(server);
-    });
+    pool.on('server-removed', this.#forget);
   }
 
   /** Checks every server once (those still being checked are skipped) and applies rise/fall. */
@@ -161,12 +173,20 @@ export class ActiveHealthChecker {
 
   async close(): Promise<void> {
     this.#closed = true;
+    // A settings change replaces the checker: the old one must not stay subscribed to the pool.
+    this.#pool.off('server-removed', this.#forget);
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
     const pools = [...this.#pools.values()];
     this.#pools.clear();
     await Promise.all(pools.map((p) => p.destroy().catch(() => undefined)));
   }
+
+  readonly #forget = (server: Server): void => {
+    this.#states.delete(server);
+    this.#pools.get(server)?.destroy().catch(() => undefined);
+    this.#pools.delete(server);
+  };
 
   #poolFor(server: Server): Pool {
     let pool = this.#pools.get(server);
