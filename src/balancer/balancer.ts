@@ -395,11 +395,7 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
       dynamicWeights?.close();
       admin.loadTests?.close();
       // Idle keep-alive connections would otherwise hold the listener open until they time out.
-      const deadline = Date.now() + config.shutdownTimeoutMs;
-      while (inflight.count > 0 && Date.now() < deadline) {
-        traffic.closeIdleConnections();
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
+      await graceUntil(() => inflight.count === 0, config.shutdownTimeoutMs, () => traffic.closeIdleConnections());
       queue.clear();
       for (const socket of tunnels) socket.destroy();
       traffic.closeAllConnections();
@@ -424,6 +420,18 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
     settled: async () => admin.settled?.(),
     close,
   });
+}
+
+/**
+ * Shutdown's grace period, for both compositions: polls every 20 ms until `done()` or `timeoutMs` has
+ * passed; `eachTurn` runs before every wait (HTTP closes the keep-alive connections gone idle since).
+ */
+export async function graceUntil(done: () => boolean, timeoutMs: number, eachTurn: () => void = () => undefined): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!done() && Date.now() < deadline) {
+    eachTurn();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }
 
 /** What both compositions (HTTP here, tcp/balancer.ts) hand out; the handle's derived methods are written once. */

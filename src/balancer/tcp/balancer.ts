@@ -22,7 +22,7 @@ import { round } from '../../shared/round.js';
 import { VERSION } from '../../shared/version.js';
 import { createAdminHandler, RawBody, type AdminTarget } from '../admin.js';
 import type { AlgorithmOptions } from '../algorithms/index.js';
-import { balancerHandle, displayHost, listen, restoreState, type BalancerEvents, type BalancerHandle, type StartOptions } from '../balancer.js';
+import { balancerHandle, displayHost, graceUntil, listen, restoreState, type BalancerEvents, type BalancerHandle, type StartOptions } from '../balancer.js';
 import type { BalancerConfig } from '../config.js';
 import { configView } from '../control/config-view.js';
 import { ControlPlane } from '../control/control-plane.js';
@@ -299,8 +299,7 @@ export async function startTcpBalancer(config: BalancerConfig, options: StartOpt
       await checker?.close();
       for (const timer of drainTimers.values()) clearTimeout(timer);
       // Open connections get shutdown_timeout to end on their own (a client finishing its work), then are cut.
-      const deadline = Date.now() + config.shutdownTimeoutMs;
-      while (connections.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      await graceUntil(() => connections.size === 0, config.shutdownTimeoutMs);
       for (const c of connections) c.cut('LB_INTERRUPTED');
       adminServer.closeAllConnections();
       await accessLog?.close();
