@@ -10,7 +10,8 @@ import { LbError } from '../shared/errors.js';
 import type { LoadtestArgs } from './command.js';
 import { toLoadOptions } from './options.js';
 import { checkThresholds, formatProgress, formatSummary, parseThreshold, summarize } from './report.js';
-import { LoadRun } from './runner.js';
+import { LoadRun, type Progress } from './runner.js';
+import { commonestError, runInTerminal } from './terminal-run.js';
 
 export async function runLoadtest(args: LoadtestArgs): Promise<void> {
   const options = await toLoadOptions(args);
@@ -26,24 +27,11 @@ export async function runLoadtest(args: LoadtestArgs): Promise<void> {
   }
   const weights = args.adminUrl === undefined ? null : await readWeights(args.adminUrl);
 
-  const run = new LoadRun(options);
-  const showProgress = process.stderr.isTTY === true && args.json !== true;
-  if (showProgress) {
-    run.on('progress', (p) => process.stderr.write(`\r${formatProgress(p, options.requests, options.durationMs)}\x1b[K`));
-  }
-  const onSignal = (): void => run.stop();
-  process.once('SIGINT', onSignal);
-  let result;
-  try {
-    result = await run.run();
-  } finally {
-    process.off('SIGINT', onSignal);
-    if (showProgress) process.stderr.write('\r\x1b[K');
-  }
+  const result = await runInTerminal(new LoadRun(options), args.json === true, (p: Progress) => formatProgress(p, options.requests, options.durationMs));
 
   if (result.completed === 0 && result.errored > 0 && !result.interrupted) {
     // Nothing was measured: a throughput and a latency histogram of failed attempts would mislead.
-    const [kind, count] = [...result.errors].sort((a, b) => b[1] - a[1])[0]!;
+    const [kind, count] = commonestError(result.errors);
     const hint = kind === 'tls' ? ' (a self-signed certificate? add --insecure)' : '';
     const what = kind === 'connect refused' || kind === 'dns' ? `cannot connect to ${options.url.origin}: ${kind}` : `every request to ${options.url.origin} failed: ${kind}${hint}`;
     throw new LbError('LB_TARGET_UNREACHABLE', `${what} (${count} of ${result.issued} requests)`);

@@ -6,7 +6,8 @@ import { LbError } from '../shared/errors.js';
 import type { LoadtestArgs } from './command.js';
 import { DEFAULT_URL } from './options.js';
 import { formatTcpSummary, summarizeTcp } from './tcp-report.js';
-import { TcpLoadRun } from './tcp-runner.js';
+import { TcpLoadRun, type TcpRunEvents } from './tcp-runner.js';
+import { commonestError, runInTerminal } from './terminal-run.js';
 
 const HTTP_ONLY = ['method', 'header', 'body', 'bodyFile', 'path', 'cookies', 'timeline', 'rate', 'duration', 'failOn', 'adminUrl', 'insecure'] as const;
 const MAX_CONNECTIONS = 10_000_000;
@@ -39,19 +40,9 @@ export async function runTcpLoadtest(args: LoadtestArgs): Promise<void> {
   const concurrency = args.concurrent ?? 10;
   const bytes = args.bytes ?? 1024;
   const run = new TcpLoadRun({ host, port, connections, concurrency, bytes, names: args.names !== false, timeoutMs: Math.round((args.timeout ?? 10) * 1000) });
-  const showProgress = process.stderr.isTTY === true && args.json !== true;
-  if (showProgress) run.on('progress', (p) => process.stderr.write(`\r${p.completed + p.failed}/${connections} connections, ${p.failed} failed, ${(p.elapsedMs / 1000).toFixed(1)} s\x1b[K`));
-  const onSignal = (): void => run.stop();
-  process.once('SIGINT', onSignal);
-  let result;
-  try {
-    result = await run.run();
-  } finally {
-    process.off('SIGINT', onSignal);
-    if (showProgress) process.stderr.write('\r\x1b[K');
-  }
+  const result = await runInTerminal(run, args.json === true, (p: TcpRunEvents['progress'][0]) => `${p.completed + p.failed}/${connections} connections, ${p.failed} failed, ${(p.elapsedMs / 1000).toFixed(1)} s`);
   if (result.completed === 0 && result.failed > 0 && !result.interrupted) {
-    const [kind, count] = [...result.errors].sort((a, b) => b[1] - a[1])[0]!;
+    const [kind, count] = commonestError(result.errors);
     throw new LbError('LB_TARGET_UNREACHABLE', `every connection to ${host}:${port} failed: ${kind} (${count} of ${result.connections})`);
   }
   const summary = summarizeTcp(result, `${host}:${port}`, concurrency, bytes);
