@@ -13,7 +13,7 @@ import { VERSION } from './shared/version.js';
 import { testServerCommand } from './testserver/command.js';
 
 export function buildCli(argv: readonly string[]): Argv {
-  return yargs([...argv])
+  const cli = yargs([...argv])
     .scriptName('lb')
     .usage('$0 <command> [options]\n\nTerminal-first HTTP load balancer toolkit.')
     .command(serveCommand)
@@ -39,6 +39,24 @@ export function buildCli(argv: readonly string[]): Argv {
       if (text.startsWith('Did you mean')) text = `unknown command ${JSON.stringify(argv[0])}. ${text}`;
       throw new LbError('LB_USAGE', text);
     });
+  skipHelpPrerender(cli);
+  return cli;
+}
+
+/** The part of yargs' internals that skipHelpPrerender reaches (not in its public types). */
+interface YargsInternals {
+  getInternalMethods?(): { getUsageInstance?(): { cacheHelpMessage?: () => void } } | undefined;
+}
+
+/**
+ * yargs renders a command's whole help text just as the command starts, in case the command asks for it
+ * later; no lb command does (errors go through .fail, `--help` renders it when asked). For `lb serve`
+ * and its ~60 options that render (cliui, string-width) took 150-300 ms of a ~900 ms start on the main
+ * thread while the balancer was starting. If a yargs version lacks this internal, nothing changes.
+ */
+function skipHelpPrerender(cli: Argv): void {
+  const usage = (cli as unknown as YargsInternals).getInternalMethods?.()?.getUsageInstance?.();
+  if (usage !== undefined && typeof usage.cacheHelpMessage === 'function') usage.cacheHelpMessage = () => undefined;
 }
 
 /**
