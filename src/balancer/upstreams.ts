@@ -33,7 +33,7 @@ export function connectOptions(timeoutMs: number, tls: UpstreamTls): { timeout: 
 }
 
 /** undici's own default: an idle upstream socket is closed after 4 s. */
-const DEFAULT_KEEP_ALIVE_MS = 4000;
+export const DEFAULT_KEEP_ALIVE_MS = 4000;
 
 /**
  * The one way lb makes an undici Pool, for traffic and for health probes alike. One shape matters for

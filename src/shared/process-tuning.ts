@@ -4,9 +4,9 @@
  * bench/tcp-bulk.sh; JIT: ../shared/bench/proxy-bench.sh), and none is about lb's own code.
  *
  * The two V8 flags ride on bin/lb.js's #! line, the only place that sets them before V8 starts; the
- * functions here set them again at run time for `node bin/lb.js` and for workers, which is as good for
- * the JIT budget (V8 reads it whenever it refills a function's budget) but not always for the old-space
- * size (see below). An operator's own flag (command line or NODE_OPTIONS) wins.
+ * functions here set them again at run time for `node bin/lb.js` (and the JIT budget for workers), which
+ * is as good for the JIT budget (V8 reads it whenever it refills a function's budget) but not always for
+ * the old-space size (see below). An operator's own flag (command line or NODE_OPTIONS) wins.
  */
 import { setFlagsFromString } from 'node:v8';
 

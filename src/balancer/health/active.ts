@@ -11,7 +11,7 @@ import type { Dispatcher, Pool } from 'undici';
 import type { ServerPool } from '../pool.js';
 import type { Server } from '../server.js';
 import { errorCodeOf, failureName } from '../proxy.js';
-import { upstreamPool, type UpstreamTls } from '../upstreams.js';
+import { DEFAULT_KEEP_ALIVE_MS, upstreamPool, type UpstreamTls } from '../upstreams.js';
 import { HealthState } from './health-state.js';
 
 export interface HealthCheckConfig {
@@ -191,7 +191,7 @@ export class ActiveHealthChecker {
   #poolFor(server: Server): Pool {
     let pool = this.#pools.get(server);
     if (pool === undefined) {
-      pool = upstreamPool(server.origin, 1, this.#config.timeoutMs, this.#tls, Math.max(this.#config.intervalMs * 2, 4000));
+      pool = upstreamPool(server.origin, 1, this.#config.timeoutMs, this.#tls, Math.max(this.#config.intervalMs * 2, DEFAULT_KEEP_ALIVE_MS));
       this.#pools.set(server, pool);
     }
     return pool;
