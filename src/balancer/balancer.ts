@@ -175,7 +175,7 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
       proxyOptions.timeoutMs = next.timeoutMs;
       proxyOptions.retries = next.retries;
       if (healthCheckChanged) {
-        void checker?.close();
+        checker?.close();
         checker = startChecker(next);
         checker?.start();
       }
@@ -390,7 +390,7 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
       await store?.close();
       traffic.close();
       adminServer.close();
-      await checker?.close();
+      checker?.close();
       slowStart.close();
       dynamicWeights?.close();
       admin.loadTests?.close();

@@ -2,7 +2,8 @@
  * Keep-alive connection pools to the Servers, one undici Pool each, created on first use. undici's Pool
  * was measured at ~23k req/s through a minimal proxy against ~14k for node:http's Agent (bench/ in
  * ../shared), so it is the upstream client. A removed server's pool is closed gracefully: undici's
- * `close()` lets queued and in-flight requests finish before the sockets go.
+ * `close()` lets queued and in-flight requests finish before the sockets go. Only traffic goes through
+ * undici: health checks have sockets of their own (health/http-probe.ts says why).
  */
 import { Pool } from 'undici';
 import type { Server } from './server.js';
@@ -32,27 +33,6 @@ export function connectOptions(timeoutMs: number, tls: UpstreamTls): { timeout: 
   return { timeout: timeoutMs, rejectUnauthorized: tls.rejectUnauthorized, ...(tls.ca !== null ? { ca: tls.ca } : {}) };
 }
 
-/** undici's own default: an idle upstream socket is closed after 4 s. */
-export const DEFAULT_KEEP_ALIVE_MS = 4000;
-
-/**
- * The one way lb makes an undici Pool, for traffic and for health probes alike. One shape matters for
- * speed: V8 optimises undici's internals for the objects it sees, and a second kind of client (an Agent,
- * or `request()`'s stream handler) seen by the same code deoptimises it the first time it shows up: with
- * probes through an Agent, 42 deoptimisations in the first 6 s under load against 14 without probes.
- */
-export function upstreamPool(origin: string, connections: number, connectTimeoutMs: number, tls: UpstreamTls, keepAliveMs: number): Pool {
-  return new Pool(origin, {
-    connections,
-    pipelining: 1,
-    keepAliveTimeout: keepAliveMs,
-    connect: connectOptions(connectTimeoutMs, tls),
-    // Timeouts are set per request (proxy, probes); these are the pool-wide fallbacks.
-    headersTimeout: 0,
-    bodyTimeout: 0,
-  });
-}
-
 export class Upstreams {
   readonly #pools = new Map<Server, Pool>();
   readonly #options: UpstreamOptions;
@@ -65,7 +45,14 @@ export class Upstreams {
   for(server: Server): Pool {
     let pool = this.#pools.get(server);
     if (pool === undefined) {
-      pool = upstreamPool(server.origin, this.#options.connectionsPerServer, this.#options.connectTimeoutMs, this.#options.tls, DEFAULT_KEEP_ALIVE_MS);
+      pool = new Pool(server.origin, {
+        connections: this.#options.connectionsPerServer,
+        pipelining: 1,
+        connect: connectOptions(this.#options.connectTimeoutMs, this.#options.tls),
+        // Timeouts are set per request by the proxy; these are the pool-wide fallbacks.
+        headersTimeout: 0,
+        bodyTimeout: 0,
+      });
       this.#pools.set(server, pool);
     }
     return pool;

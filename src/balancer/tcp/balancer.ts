@@ -98,7 +98,7 @@ export async function startTcpBalancer(config: BalancerConfig, options: StartOpt
       proxyOptions.retries = next.retries;
       drainTimeoutMs = next.tcp.drainTimeoutMs;
       if (healthCheckChanged) {
-        void checker?.close();
+        checker?.close();
         checker = startChecker(next);
         checker?.start();
       }
@@ -280,7 +280,7 @@ export async function startTcpBalancer(config: BalancerConfig, options: StartOpt
   } catch (err) {
     traffic.close();
     adminServer.close();
-    await checker?.close();
+    checker?.close();
     throw err;
   }
   // Once listening, an error of the listener (EMFILE at accept) is logged, never a crash.
@@ -296,7 +296,7 @@ export async function startTcpBalancer(config: BalancerConfig, options: StartOpt
     (closing ??= (async () => {
       traffic.close();
       adminServer.close();
-      await checker?.close();
+      checker?.close();
       for (const timer of drainTimers.values()) clearTimeout(timer);
       // Open connections get shutdown_timeout to end on their own (a client finishing its work), then are cut.
       await graceUntil(() => connections.size === 0, config.shutdownTimeoutMs);

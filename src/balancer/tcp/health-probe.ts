@@ -7,18 +7,21 @@ import { connect } from 'node:net';
 import type { HealthCheckConfig, ProbeResult } from '../health/active.js';
 import type { Server } from '../server.js';
 
-export function probeTcp(server: Server, config: HealthCheckConfig): Promise<ProbeResult> {
+export function probeTcp(server: Server, config: HealthCheckConfig, stop?: AbortSignal): Promise<ProbeResult> {
   const started = performance.now();
   return new Promise((resolve) => {
     const socket = connect({ host: server.host, port: server.port });
+    const stopped = (): void => done(false, 'check stopped');
     const done = (ok: boolean, detail: string): void => {
       clearTimeout(timer);
+      stop?.removeEventListener('abort', stopped);
       socket.removeAllListeners();
       socket.on('error', () => undefined);
       socket.destroy();
       resolve({ ok, detail, durationMs: performance.now() - started });
     };
     const timer = setTimeout(() => done(false, `timeout after ${config.timeoutMs} ms`), config.timeoutMs);
+    stop?.addEventListener('abort', stopped);
     socket.once('connect', () => done(true, 'TCP connect'));
     socket.once('error', (err: NodeJS.ErrnoException) => done(false, err.code ?? 'error'));
   });

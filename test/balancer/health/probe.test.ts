@@ -2,27 +2,34 @@
  * The HTTP health probe against servers that answer with exact bytes, well or badly: each row is what a
  * server sends to the check, and what the probe must conclude and say about it.
  */
+import { execFileSync } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
 import { createServer, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_CONFIG } from '../../../src/balancer/config.js';
-import { ActiveHealthChecker, PROBE_BODY_LIMIT, probe } from '../../../src/balancer/health/active.js';
+import { ActiveHealthChecker } from '../../../src/balancer/health/active.js';
+import { PROBE_BODY_LIMIT, probeHttp } from '../../../src/balancer/health/http-probe.js';
 import { ServerPool } from '../../../src/balancer/pool.js';
-import { upstreamPool } from '../../../src/balancer/upstreams.js';
+import { Server } from '../../../src/balancer/server.js';
 import { closedAfterEach, deadAddress, waitFor } from '../../helpers/servers.js';
+import { tempDir } from '../../helpers/temp.js';
 
 const scope = closedAfterEach();
 const TIMEOUT_MS = 300;
 const config = { ...DEFAULT_CONFIG.healthCheck, timeoutMs: TIMEOUT_MS };
 const NO_TLS = { ca: null, rejectUnauthorized: true };
 
-/** A server that answers the first request head on each connection with `reply`, then stays silent. */
-async function rawServer(reply: (socket: Socket) => void): Promise<number> {
+/** A server that answers the first bytes on each connection with `reply`, then stays silent. */
+async function rawServer(reply: (socket: Socket, request: string) => void): Promise<number> {
   const sockets = new Set<Socket>();
   const server = createServer((socket) => {
     sockets.add(socket);
     socket.on('error', () => undefined);
-    socket.once('data', () => reply(socket));
+    socket.once('data', (request: Buffer) => reply(socket, request.toString('latin1')));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   scope.track({
@@ -35,17 +42,22 @@ async function rawServer(reply: (socket: Socket) => void): Promise<number> {
   return (server.address() as AddressInfo).port;
 }
 
-/** The probe's own kind of pool (one connection), destroyed after the test. */
-function poolTo(port: number, timeoutMs: number) {
-  const pool = upstreamPool(`http://127.0.0.1:${port}`, 1, timeoutMs, NO_TLS, 4000);
-  scope.track({ close: () => pool.destroy() });
-  return pool;
-}
-
-const check = (port: number) => probe(config, poolTo(port, TIMEOUT_MS));
+const check = (port: number) => probeHttp(new Server({ host: '127.0.0.1', port }), config, NO_TLS);
 
 const send = (bytes: string | Buffer) => (socket: Socket) => socket.write(bytes);
+/** Sends `bytes` and closes the connection (the end of a body that runs to the close). */
+const sendAndClose = (bytes: string) => (socket: Socket) => socket.end(bytes);
+/** Sends `bytes` one at a time, as a slow or hostile server may. */
+const trickle = (bytes: string) => (socket: Socket) => {
+  let at = 0;
+  const next = (): void => {
+    if (socket.destroyed || at >= bytes.length) return;
+    socket.write(bytes[at++] as string, next);
+  };
+  next();
+};
 const OK = 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok';
+const CHUNKED_HEAD = 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n';
 
 describe('HTTP health probe: what a server answers, what the check concludes', () => {
   const rows: Array<[string, (socket: Socket) => void, boolean, string]> = [
@@ -60,6 +72,29 @@ describe('HTTP health probe: what a server answers, what the check concludes', (
     ['a head, then the body stalls', send('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nab'), false, `timeout after ${TIMEOUT_MS} ms`],
     ['closes in the middle of the body', (socket) => socket.end('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nab'), false, 'connection closed'],
     ['resets the connection before answering', (socket) => socket.resetAndDestroy(), false, 'ECONNRESET'],
+    // Framing: the body must arrive whole, however it is framed.
+    ['a chunked body with an extension and a trailer', send(`${CHUNKED_HEAD}2;x=y\r\nok\r\n0\r\nX-Trailer: 1\r\n\r\n`), true, 'HTTP 200'],
+    ['a chunked body cut before its last chunk', sendAndClose(`${CHUNKED_HEAD}2\r\nok\r\n`), false, 'connection closed'],
+    ['a chunk size that is not hex', send(`${CHUNKED_HEAD}zz\r\nok\r\n0\r\n\r\n`), false, 'unreadable answer'],
+    ['chunk data longer than its size', send(`${CHUNKED_HEAD}2\r\nokay\r\n0\r\n\r\n`), false, 'unreadable answer'],
+    ['a body that runs to the close (no length)', sendAndClose('HTTP/1.1 200 OK\r\n\r\nall of it'), true, 'HTTP 200'],
+    ['HTTP/1.0 with no length', sendAndClose('HTTP/1.0 200 OK\r\n\r\nok'), true, 'HTTP 200'],
+    ['204 with no body, connection left open', send('HTTP/1.1 204 No Content\r\n\r\n'), true, 'HTTP 204'],
+    ['a status line with no reason phrase', send('HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n'), true, 'HTTP 200'],
+    ['lines ended by a bare LF', send('HTTP/1.1 200 OK\nContent-Length: 2\n\nok'), true, 'HTTP 200'],
+    ['the answer one byte at a time', trickle(OK), true, 'HTTP 200'],
+    // Hostile or broken heads: never a pass, never a hang.
+    ['Content-Length and Transfer-Encoding together (smuggling)', send(`HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`), false, 'unreadable answer'],
+    ['two Content-Lengths that disagree', send('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok'), false, 'unreadable answer'],
+    ['the same Content-Length twice', send('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok'), true, 'HTTP 200'],
+    ['a negative Content-Length', send('HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n'), false, 'unreadable answer'],
+    ['a status outside 100-599', send('HTTP/1.1 999 Odd\r\nContent-Length: 0\r\n\r\n'), false, 'unreadable answer'],
+    ['HTTP/2 preface bytes', send('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), false, 'unreadable answer'],
+    ['a folded header line', send('HTTP/1.1 200 OK\r\nX-A: 1\r\n  folded\r\nContent-Length: 0\r\n\r\n'), false, 'unreadable answer'],
+    ['a header name with a space', send('HTTP/1.1 200 OK\r\nBad Name: 1\r\nContent-Length: 0\r\n\r\n'), false, 'unreadable answer'],
+    ['a NUL in a header value', send('HTTP/1.1 200 OK\r\nX-A: a\u0000b\r\nContent-Length: 0\r\n\r\n'), false, 'unreadable answer'],
+    ['endless 103s past the head limit', send('HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n'.repeat(1000)), false, 'answer headers too large'],
+    ['garbage with no line end, then silence', send('\u0016\u0003\u0001'), false, 'unreadable answer'],
   ];
 
   it.each(rows)('%s', async (_title, reply, ok, detail) => {
@@ -67,6 +102,28 @@ describe('HTTP health probe: what a server answers, what the check concludes', (
     expect({ ok: result.ok, detail: result.detail }).toEqual({ ok, detail });
     // A probe never outlives its timeout by much, whatever the server does.
     expect(result.durationMs).toBeLessThan(TIMEOUT_MS + 1000);
+  });
+
+  it('sends one GET of the health path with Host, its own user agent and Connection: close', async () => {
+    let request = '';
+    const port = await rawServer((socket, head) => {
+      request = head;
+      socket.write(OK);
+    });
+    await check(port);
+    expect(request).toBe(`GET /health HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\nuser-agent: lb-health-check\r\nconnection: close\r\n\r\n`);
+  });
+
+  it('stopped (the checker closes): ends at once and lets the connection go', async () => {
+    let serverSocket: Socket | undefined;
+    const port = await rawServer((socket) => (serverSocket = socket));
+    const stop = new AbortController();
+    const slow = { ...config, timeoutMs: 60_000 };
+    const result = probeHttp(new Server({ host: '127.0.0.1', port }), slow, NO_TLS, stop.signal);
+    await waitFor('the request to arrive', () => serverSocket !== undefined, 5000);
+    stop.abort();
+    expect(await result).toMatchObject({ ok: false, detail: 'check stopped' });
+    await waitFor('the connection to close', () => serverSocket?.readableEnded === true || serverSocket?.destroyed === true, 5000);
   });
 
   it('a refused port fails with the system code, not a library one', async () => {
@@ -106,13 +163,33 @@ describe('HTTP health probe: what a server answers, what the check concludes', (
   });
 });
 
+describe('HTTP health probe over TLS (servers marked "tls": true)', () => {
+  it('verifies the certificate against the CA it is given, and only skips that when told to', async () => {
+    const dir = await tempDir();
+    const certFile = join(dir, 'cert.pem');
+    const keyFile = join(dir, 'key.pem');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { stdio: 'ignore' });
+    const secure = createHttpsServer({ cert: readFileSync(certFile), key: readFileSync(keyFile) }, (_req, res) => res.end('ok'));
+    secure.listen(0, '127.0.0.1');
+    await once(secure, 'listening');
+    scope.track({ close: async () => { secure.closeAllConnections(); secure.close(); } });
+    const server = new Server({ host: '127.0.0.1', port: (secure.address() as AddressInfo).port, tls: true });
+
+    expect(await probeHttp(server, config, { ca: readFileSync(certFile), rejectUnauthorized: true })).toMatchObject({ ok: true, detail: 'HTTP 200' });
+    const unverified = await probeHttp(server, config, NO_TLS);
+    expect(unverified.ok).toBe(false);
+    expect(unverified.detail).toMatch(/^(DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE)$/);
+    expect(await probeHttp(server, config, { ca: null, rejectUnauthorized: false })).toMatchObject({ ok: true, detail: 'HTTP 200' });
+  });
+});
+
 describe('ActiveHealthChecker', () => {
   it('unsubscribes from the pool when closed (a settings change replaces the checker)', async () => {
     const pool = new ServerPool([{ host: '127.0.0.1', port: 1 }]);
     const before = pool.listenerCount('server-removed');
     const checkers = Array.from({ length: 12 }, () => new ActiveHealthChecker(pool, config, () => undefined));
     expect(pool.listenerCount('server-removed')).toBe(before + 12);
-    await Promise.all(checkers.map((c) => c.close()));
+    for (const c of checkers) c.close();
     expect(pool.listenerCount('server-removed')).toBe(before);
   });
 });
