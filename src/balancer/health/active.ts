@@ -7,6 +7,7 @@
  * probe is still running is skipped, so checks of one server never overlap. Only real transitions are reported, as verdicts the control plane
  * applies (it also closes the circuit of a server that comes back up).
  */
+import { setMaxListeners } from 'node:events';
 import type { ServerPool } from '../pool.js';
 import type { Server } from '../server.js';
 import type { UpstreamTls } from '../upstreams.js';
@@ -64,6 +65,8 @@ export class ActiveHealthChecker {
     this.#probe = prober ?? ((server, c, stop) => probeHttp(server, c, tls, stop));
     this.#config = config;
     this.#onVerdict = onVerdict;
+    // Every server checked at once listens for the stop: as many listeners as servers, not a leak.
+    setMaxListeners(0, this.#stop.signal);
     pool.on('server-removed', this.#forget);
   }
 

@@ -23,7 +23,9 @@ export const CLOSED = 'connection closed';
 
 const STATUS_LINE = /^HTTP\/1\.[01] ([1-5]\d\d)(?: [^\r\n]*)?$/;
 const FIELD_LINE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*([^\u0000-\u0008\u000a-\u001f\u007f]*?)[ \t]*$/;
-const HEAD_END = /\r?\n\r?\n/;
+// Global, so that a search resumes where the previous one stopped (lastIndex) instead of rescanning.
+const HEAD_END = /\r?\n\r?\n/g;
+const BARE_CR = /\r[^\n]/g;
 const CHUNK_SIZE = /^([0-9A-Fa-f]{1,8})[ \t]*(?:;[^\r\n]*)?$/;
 
 const unreadable: AnswerVerdict = { failure: UNREADABLE };
@@ -35,6 +37,8 @@ export class AnswerReader {
   #phase: Phase = 'head';
   /** The head read so far (latin1: one char per byte). */
   #head = '';
+  /** How much of #head was already searched for the head's end: a head trickled in stays linear. */
+  #scanned = 0;
   /** Head bytes of interim (1xx) answers already passed. */
   #headBytes = 0;
   #status = 0;
@@ -64,8 +68,17 @@ export class AnswerReader {
     for (;;) {
       // Fail at once on what cannot become a status line, rather than at the deadline.
       if (!'HTTP/'.startsWith(this.#head.slice(0, 5))) return unreadable;
+      // A separator may straddle two reads: resume a few bytes back.
+      const from = Math.max(0, this.#scanned - 3);
+      BARE_CR.lastIndex = from;
+      if (BARE_CR.test(this.#head)) return unreadable;
+      HEAD_END.lastIndex = from;
       const end = HEAD_END.exec(this.#head);
-      if (end === null) return this.#headBytes + this.#head.length > HEAD_LIMIT ? { failure: HEAD_TOO_LARGE } : null;
+      if (end === null) {
+        this.#scanned = this.#head.length;
+        return this.#headBytes + this.#head.length > HEAD_LIMIT ? { failure: HEAD_TOO_LARGE } : null;
+      }
+      this.#scanned = 0;
       const headLength = end.index + end[0].length;
       this.#headBytes += headLength;
       if (this.#headBytes > HEAD_LIMIT) return { failure: HEAD_TOO_LARGE };
@@ -138,7 +151,10 @@ export class AnswerReader {
       this.#phase = 'chunk-size';
       return null;
     }
-    if (this.#phase === 'trailer') return line === '' ? { status: this.#status } : null;
+    if (this.#phase === 'trailer') {
+      if (line === '') return { status: this.#status };
+      return FIELD_LINE.test(line) ? null : unreadable;
+    }
     const size = CHUNK_SIZE.exec(line);
     if (size === null) return unreadable;
     this.#remaining = Number.parseInt(size[1] as string, 16);

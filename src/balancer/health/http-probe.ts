@@ -25,6 +25,7 @@ export const PROBE_BODY_LIMIT = 128 * 1024;
 export function probeHttp(server: Server, config: HealthCheckConfig, tls: UpstreamTls, stop?: AbortSignal): Promise<ProbeResult> {
   const startedAt = performance.now();
   return new Promise((resolve) => {
+    if (stop?.aborted === true) return resolve({ ok: false, detail: 'check stopped', durationMs: 0 });
     let socket: Socket;
     try {
       socket = open(server, tls);

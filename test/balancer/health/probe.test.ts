@@ -94,6 +94,8 @@ describe('HTTP health probe: what a server answers, what the check concludes', (
     ['a header name with a space', send('HTTP/1.1 200 OK\r\nBad Name: 1\r\nContent-Length: 0\r\n\r\n'), false, 'unreadable answer'],
     ['a NUL in a header value', send('HTTP/1.1 200 OK\r\nX-A: a\u0000b\r\nContent-Length: 0\r\n\r\n'), false, 'unreadable answer'],
     ['endless 103s past the head limit', send('HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n'.repeat(1000)), false, 'answer headers too large'],
+    ['a trailer line that is not a field', send(`${CHUNKED_HEAD}2\r\nok\r\n0\r\nnot a field\r\n\r\n`), false, 'unreadable answer'],
+    ['a lone CR ending the head', send('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\rok'), false, 'unreadable answer'],
     ['garbage with no line end, then silence', send('\u0016\u0003\u0001'), false, 'unreadable answer'],
   ];
 
@@ -124,6 +126,8 @@ describe('HTTP health probe: what a server answers, what the check concludes', (
     stop.abort();
     expect(await result).toMatchObject({ ok: false, detail: 'check stopped' });
     await waitFor('the connection to close', () => serverSocket?.readableEnded === true || serverSocket?.destroyed === true, 5000);
+    // A stop given before the check starts ends it before it connects.
+    expect(await probeHttp(new Server({ host: '127.0.0.1', port }), slow, NO_TLS, stop.signal)).toEqual({ ok: false, detail: 'check stopped', durationMs: 0 });
   });
 
   it('a refused port fails with the system code, not a library one', async () => {
@@ -184,6 +188,29 @@ describe('HTTP health probe over TLS (servers marked "tls": true)', () => {
 });
 
 describe('ActiveHealthChecker', () => {
+  it('checks 12 servers at once without a listener-leak warning, and closing it ends the checks in flight', async () => {
+    let asked = 0;
+    const ports = await Promise.all(Array.from({ length: 12 }, () => rawServer(() => void (asked += 1))));
+    const pool = new ServerPool(ports.map((port) => ({ host: '127.0.0.1', port })));
+    const warnings: string[] = [];
+    const onWarning = (w: Error): void => void warnings.push(w.message);
+    process.on('warning', onWarning);
+    try {
+      const checker = new ActiveHealthChecker(pool, { ...config, timeoutMs: 60_000 }, () => undefined);
+      const round = checker.runRound();
+      await waitFor('every server to be asked', () => asked === 12, 5000);
+      checker.close();
+      await round;
+      // Stopped checks are no verdict on anyone.
+      expect(pool.servers.map((s) => s.healthCheck.ok)).toEqual(Array(12).fill(null));
+      // Warnings are emitted on the next tick.
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
   it('unsubscribes from the pool when closed (a settings change replaces the checker)', async () => {
     const pool = new ServerPool([{ host: '127.0.0.1', port: 1 }]);
     const before = pool.listenerCount('server-removed');
