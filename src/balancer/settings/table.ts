@@ -3,7 +3,7 @@
  * aliases), its flag, its environment variable (`LB_` + the flag, for every setting), its kind and
  * bounds, its default, whether a reload applies it (live) or only a restart, and its help text. The
  * config type's parsing (config.ts), the yargs options and `--help` (command.ts), the README's table
- * (`node bench/settings-table.mjs`, checked by a test), `GET /lb/config` and the reload plan all read
+ * (`npm run settings-table`, checked by a test), `GET /lb/config` and the reload plan all read
  * this table. Adding a setting is one entry here plus the code that uses it.
  */
 import { availableParallelism } from 'node:os';
