@@ -46,6 +46,7 @@ import { RateLimiter } from './edge/rate-limit.js';
 import { formatHashKey } from './hash-key.js';
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import { effectiveCheckType, probeTcp } from './tcp/health-probe.js';
+import { rehearseConnectionShapes } from './shape-rehearsal.js';
 
 /** A server changed state (down, up, ejected, drained...): the embedding API's `server-state` event. */
 export interface ServerStateEvent {
@@ -365,6 +366,8 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
     createAdminHandler(admin, { token: config.adminToken, logger, corsOrigins: config.adminCors, adminHost: config.adminHost }),
   );
 
+  // Runs beside the start (tens of ms); the primary serves no traffic.
+  const rehearsal = role === 'primary' ? null : rehearseConnectionShapes();
   try {
     if (role !== 'primary') await listen(traffic, config.port, config.host, 'traffic');
     if (role !== 'worker') await listen(adminServer, config.adminPort, config.adminHost, 'admin');
@@ -373,6 +376,7 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
     traffic.close();
     adminServer.close();
     await upstreams.closeAll(0);
+    await rehearsal;
     throw err;
   }
   checker?.start();
@@ -403,6 +407,7 @@ export async function startBalancer(config: BalancerConfig, options: StartOption
       await upstreams.closeAll(1000);
       await options.accessLog?.close();
       await stateWriter?.flush();
+      await rehearsal;
     })());
 
   return balancerHandle(emitter, {
