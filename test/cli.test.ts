@@ -103,6 +103,9 @@ describe('lb through its bin', () => {
 describe('bad input: one line, the right exit code, no stack trace', () => {
   const cases: Array<[string, string[], number, RegExp, Record<string, string>?]> = [
     ['unknown option', ['serve', '--colour', 'red'], 2, /^lb: Unknown argument: colour \(see lb serve --help\)\n$/],
+    ['mistyped option', ['serve', '--algoritm', 'p2c'], 2, /^lb: Unknown argument: algoritm \(did you mean --algorithm\?\) \(see lb serve --help\)\n$/],
+    ['mistyped kebab-case option, named once', ['serve', '--helth-interval', '2s'], 2, /^lb: Unknown argument: helth-interval \(did you mean --health-interval\?\) \(see lb serve --help\)\n$/],
+    ['mistyped option of another command', ['monitor', '--intervall', '1'], 2, /^lb: Unknown argument: intervall \(did you mean --interval\?\) \(see lb monitor --help\)\n$/],
     ['bad port', ['serve', '--port', 'eighty'], 2, /^lb: --port: must be an integer 0-65535, got "eighty" \(see lb serve --help\)\n$/],
     ['bad algorithm', ['serve', '--algorithm', 'fastest'], 2, /^lb: --algorithm: must be one of round_robin, least_connections, weighted, least_response_time, consistent_hash, p2c, random, got "fastest" \(see lb serve --help\)\n$/],
     ['bad duration', ['serve', '--timeout', '2 weeks'], 2, /^lb: --timeout: must be a duration 1ms-1h \(like 2s, 500ms, 1m, or seconds\), got "2 weeks" \(see lb serve --help\)\n$/],

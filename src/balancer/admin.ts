@@ -26,6 +26,7 @@ import { bool, int, isObject, MAX_WEIGHT, parseServer } from './config.js';
 import { checkAdminRequest, jsonDepth } from './edge/admin-guard.js';
 import { CONTENT_SECURITY_POLICY, isAssetPath, loadAsset } from './web-assets.js';
 import type { ServerInit } from './server.js';
+import { parseJsonText } from '../shared/json-text.js';
 
 export interface ServerUpdate {
   weight?: number;
@@ -278,7 +279,7 @@ function readJsonBody(req: IncomingMessage): Promise<unknown> {
         return;
       }
       try {
-        resolve(JSON.parse(text));
+        resolve(parseJsonText(text));
       } catch (err) {
         reject(new LbError('LB_BAD_REQUEST', `body: not valid JSON (${(err as Error).message})`));
       }

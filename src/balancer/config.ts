@@ -30,6 +30,7 @@ import type { CircuitBreakerConfig } from './health/passive.js';
 import type { StickyConfig } from './sticky.js';
 import type { ConsistentHashConfig } from './algorithms/consistent-hash.js';
 import type { StoreConfig } from './store/redis-url.js';
+import { parseJsonText } from '../shared/json-text.js';
 export type { HealthCheckConfig, CircuitBreakerConfig, StickyConfig, ConsistentHashConfig, StoreConfig };
 
 export type HashFunctionName = (typeof HASH_FUNCTIONS)[number];
@@ -324,6 +325,11 @@ export function resolveConfig({ file, filePath, env, flags }: ResolveInput): Bal
   if (list !== undefined) config.servers = parseServers(list, 'servers', warnings, config.allowHosts, (problem) => problems.push(inFile(problem)));
 
   if (config.adminToken !== null && config.adminToken.trim() === '') problems.push('admin token: must not be empty');
+  // One port cannot serve both (unless on two different addresses): say so, rather than "address in use" at start.
+  const wildcard = (host: string): boolean => host === '0.0.0.0' || host === '::';
+  if (config.port !== 0 && config.port === config.adminPort && (config.host === config.adminHost || wildcard(config.host) || wildcard(config.adminHost))) {
+    problems.push(`admin port: the traffic and the admin API cannot share port ${config.port} (set --admin-port to another port, or 0 for any free one)`);
+  }
   if ((config.tls.certFile === null) !== (config.tls.keyFile === null)) {
     problems.push(`${config.tls.certFile === null ? '--tls-cert' : '--tls-key'}: HTTPS needs both --tls-cert and --tls-key`);
   }
@@ -363,7 +369,7 @@ export async function readConfigFile(path: string, missingOk = false): Promise<u
     throw new LbError('LB_CONFIG_INVALID', `${path}: ${why}`);
   }
   try {
-    return JSON.parse(text);
+    return parseJsonText(text);
   } catch (err) {
     throw new LbError('LB_CONFIG_INVALID', `${path}: not valid JSON (${(err as Error).message})`);
   }

@@ -664,7 +664,7 @@ export function buildUpstreamHeaders(req: IncomingMessage, clientIp: string, pro
 export function upstreamFailureMessage(options: Pick<ProxyOptions, 'revealServerInErrors' | 'timeoutMs'>, server: Server, lbCode: LbErrorCode, code: string): string {
   const who = options.revealServerInErrors ? `server ${server.id}` : 'the server';
   if (lbCode === 'LB_UPSTREAM_TIMEOUT') return `${who} did not answer within ${options.timeoutMs} ms`;
-  if (lbCode === 'LB_UPSTREAM_BAD_RESPONSE') return `${who} sent an answer that is not valid HTTP or cannot be relayed (an unsolicited 100 Continue or 101)`;
+  if (lbCode === 'LB_UPSTREAM_BAD_RESPONSE') return `${who} sent an answer that is not valid HTTP, or one that cannot be relayed such as an unsolicited 100 Continue`;
   return `${who} failed: ${failureName(code)}`;
 }
 

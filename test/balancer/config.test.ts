@@ -110,6 +110,8 @@ describe('bad config is rejected with the path of the bad field', () => {
     ['bad rate key', { rate_limit: { key: 'header:' } }, {}, {}, 'rate_limit.key: must be ip, path, header:NAME, cookie:NAME or query:NAME'],
     ['rate limit not an object', { rate_limit: 10 }, {}, {}, 'rate_limit: must be an object'],
     ['bad allow_hosts entry', { load_balancer: { allow_hosts: ['169.254.169.254:80'] } }, {}, {}, 'load_balancer.allow_hosts[0]: must be a host name'],
+    ['traffic and admin on one port', [], {}, { port: 9640, adminPort: 9640 }, 'admin port: the traffic and the admin API cannot share port 9640'],
+    ['one port, traffic on every address', [], { LB_HOST: '0.0.0.0', LB_ADMIN_PORT: '8080' }, { port: 8080 }, 'admin port: the traffic and the admin API cannot share port 8080'],
   ];
 
   it.each(cases)('%s', (_name, file, env, flags, message) => {
@@ -136,6 +138,25 @@ describe('bad config is rejected with the path of the bad field', () => {
     await expect(load(join(dir, 'none.json'))).rejects.toThrow(`${join(dir, 'none.json')}: file not found`);
     // The default file may be missing: the balancer starts empty.
     expect((await load(join(dir, 'none.json'), false)).servers).toEqual([]);
+  });
+
+  it('broken JSON is one line that says where; a byte-order mark (Windows editors) is no error', async () => {
+    const dir = await tempDir();
+    const rows: Array<[string, string, RegExp]> = [
+      ['trailing comma across lines', '[{"host": "127.0.0.1", "port": 9602},\n]\n', /not valid JSON \(Unexpected token '\]', .* is not valid JSON\)$/],
+      ['a key without quotes', '[{\n  host: "127.0.0.1"}]', /not valid JSON \(line 2, column 3: Expected property name or '\}'\)$/],
+      ['cut short', '[{"host": "127.0.0.1"', /not valid JSON \(line 1, column 22: Expected ',' or '\}' after property value\)$/],
+    ];
+    for (const [title, text, message] of rows) {
+      const file = join(dir, `${title.replace(/\W+/g, '-')}.json`);
+      await writeFile(file, text);
+      const error = await loadConfig({ flags: {}, env: {}, serversFile: file, required: true }).catch((err: Error) => err);
+      expect((error as Error).message, title).toMatch(message);
+      expect((error as Error).message, title).not.toContain('\n');
+    }
+    const withBom = join(dir, 'bom.json');
+    await writeFile(withBom, `\ufeff${JSON.stringify([{ host: '127.0.0.1', port: 9602 }])}`);
+    expect((await loadConfig({ flags: {}, env: {}, serversFile: withBom, required: true })).servers).toMatchObject([{ host: '127.0.0.1', port: 9602 }]);
   });
 });
 

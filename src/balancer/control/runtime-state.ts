@@ -14,6 +14,7 @@ import { LbError } from '../../shared/errors.js';
 import { isObject, parseServer } from '../config.js';
 import type { ServerInit } from '../server.js';
 import type { ServerChange } from './commands.js';
+import { parseJsonText } from '../../shared/json-text.js';
 
 export interface RuntimeSnapshot {
   version: 1;
@@ -117,7 +118,7 @@ export async function readStateFile(path: string): Promise<RuntimeSnapshot | nul
   const bad = (problem: string): LbError => new LbError('LB_CONFIG_INVALID', `${path}: ${problem}`);
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    value = parseJsonText(text);
   } catch (err) {
     throw bad(`not valid JSON (${(err as Error).message})`);
   }

@@ -1,11 +1,13 @@
 /**
- * Active health checks, split in three as Caddy does: `probe` checks one server once, `runRound` checks
- * every server once and applies rise/fall, and `start` schedules rounds. Tests call `runRound` directly.
+ * Active health checks, split in three as Caddy does: a prober checks one server once (`probeHttp` in
+ * http-probe.ts, or the tcp connect probe), `runRound` checks every server once and applies rise/fall, and
+ * `start` schedules rounds. Tests call `runRound` directly.
  *
  * Each probe opens a connection of its own (http-probe.ts says why not through the traffic pools), so it
  * never queues behind real traffic; a probe that hangs fails at `timeoutMs`; a server whose previous
- * probe is still running is skipped, so checks of one server never overlap. Only real transitions are reported, as verdicts the control plane
- * applies (it also closes the circuit of a server that comes back up).
+ * probe is still running is skipped, so checks of one server never overlap. Only real transitions are
+ * reported, as verdicts the control plane applies (it also closes the circuit of a server that comes
+ * back up).
  */
 import { setMaxListeners } from 'node:events';
 import type { ServerPool } from '../pool.js';
