@@ -1,15 +1,15 @@
 /**
  * A rehearsal, once at start and on loopback only, of what connections will do later: a request proxied
  * through an undici pool, clients that leave in the middle of an answer (with a FIN and with a reset), and
- * a fired timer re-armed after a pause (undici re-arms its clock timer so whenever traffic resumes).
+ * a fired timer re-armed after a pause (undici re-arms its clock timer that way whenever traffic resumes).
  *
  * Why: V8 optimises the request path for the object shapes it has seen. The first time a connection
  * closes mid-request, or a fired timer is re-armed, Node's stream and timer objects change shape (a field
  * written once becomes a field written twice), and V8 throws away every piece of optimised code that
  * relied on the old shape. Under load that is ~50 functions recompiled on the proxy's core while every
- * connection waits: measured with proxy-bench.sh's reconnect after warm-up, first answers waited up to
- * 480 ms and wrk's p99 read 121 ms; with the rehearsal done at start, 3 functions recompiled, the longest
- * first answer took 138 ms and p99 read 17 ms. Done before the hot path is optimised, the same shape
+ * connection waits: at proxy-bench.sh's reconnect after its warm-up, 42-50 functions, first answers
+ * waiting up to 480 ms and wrk's p99 at 79-174 ms; with the rehearsal done at start, 8-12 functions and
+ * p99 at 19-24 ms (README, Performance, run 12). Done before the hot path is optimised, the same shape
  * changes cost nothing.
  *
  * Nothing here reaches a configured server, and nothing is counted: its own two servers listen on
