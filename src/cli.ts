@@ -5,7 +5,7 @@
  */
 import yargs, { type Argv } from 'yargs';
 import { serveCommand } from './balancer/command.js';
-import { editDistance } from './balancer/settings/kinds.js';
+import { closestName } from './balancer/settings/kinds.js';
 import { demoCommand } from './demo/command.js';
 import { loadtestCommand } from './loadtest/command.js';
 import { monitorCommand } from './monitor/command.js';
@@ -44,22 +44,14 @@ export function buildCli(argv: readonly string[]): Argv {
         const names = unknown.split(', ').filter((name, _i, all) => !/[A-Z]/.test(name) || !all.includes(name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)));
         text = `Unknown argument${names.length > 1 ? 's' : ''}: ${names.join(', ')}`;
         // yargs suggests commands but not options: "--algoritm" deserves the same help as "serv".
-        const near = nearestOption(names[0] ?? '', definedOptions(cli));
+        // Among the kebab-case names: yargs also lists each camelCase alias and one-letter alias.
+        const near = closestName(names[0] ?? '', definedOptions(cli).filter((name) => name.length > 1 && name === name.toLowerCase()));
         if (near !== undefined) text += ` (did you mean --${near}?)`;
       }
       throw new LbError('LB_USAGE', text);
     });
   skipHelpPrerender(cli);
   return cli;
-}
-
-/** The defined option closest to a mistyped one (kebab-case names only), if one is close enough. */
-function nearestOption(typed: string, defined: readonly string[]): string | undefined {
-  // A third of the name may differ, as for unknown keys in a servers file.
-  const limit = Math.max(1, Math.ceil(typed.length / 3));
-  return defined
-    .filter((name) => name.length > 1 && name === name.toLowerCase() && editDistance(name, typed) <= limit)
-    .sort((a, b) => editDistance(a, typed) - editDistance(b, typed))[0];
 }
 
 /** Every option name the running command defines: yargs has getOptions() but leaves it out of its types. */

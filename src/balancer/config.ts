@@ -19,7 +19,7 @@ import type { LogLevel } from '../shared/log.js';
 import type { HashKeySpec } from './hash-key.js';
 import { checkDestination, checkHost, checkPort, checkServerName } from './edge/server-address.js';
 import type { RateLimitConfig } from './edge/rate-limit.js';
-import { editDistance, SettingProblem } from './settings/kinds.js';
+import { closestName, SettingProblem } from './settings/kinds.js';
 import { camelCase, envNames, knownFileKeys, SETTINGS, type BALANCER_MODES, type ConfigFlags, type HASH_FUNCTIONS, type SERVER_HEADER_MODES, type Setting, type STICKY_MODES } from './settings/table.js';
 import type { ServerInit } from './server.js';
 
@@ -167,9 +167,8 @@ export function isObject(value: unknown): value is Json {
 function warnUnknown(obj: Json, known: readonly string[], path: string, warnings: string[]): void {
   for (const key of Object.keys(obj)) {
     if (known.includes(key)) continue;
-    // A third of the key's length may differ: "wieght" (two edits) still finds "weight".
-    const close = known.filter((k) => editDistance(k, key) <= Math.max(1, Math.ceil(key.length / 3))).sort((a, b) => editDistance(a, key) - editDistance(b, key));
-    warnings.push(`${path}${path ? '.' : ''}${key}: unknown key, ignored${close.length ? ` (did you mean ${close[0]}?)` : ''}`);
+    const close = closestName(key, known);
+    warnings.push(`${path}${path ? '.' : ''}${key}: unknown key, ignored${close !== undefined ? ` (did you mean ${close}?)` : ''}`);
   }
 }
 

@@ -158,6 +158,15 @@ export function list<T>(item: Kind<T>, description: string): Kind<T[]> {
   };
 }
 
+/**
+ * The candidate closest to a mistyped name, for "did you mean": a third of the name may differ ("wieght",
+ * two edits, still finds "weight"); undefined when none is that close.
+ */
+export function closestName(typed: string, candidates: readonly string[]): string | undefined {
+  const limit = Math.max(1, Math.ceil(typed.length / 3));
+  return candidates.filter((c) => editDistance(c, typed) <= limit).sort((a, b) => editDistance(a, typed) - editDistance(b, typed))[0];
+}
+
 /** Levenshtein distance, for "did you mean". */
 export function editDistance(a: string, b: string): number {
   const row = Array.from({ length: b.length + 1 }, (_, i) => i);
